@@ -1,0 +1,31 @@
+//! `rampart`: EKS's whole access path in one binary.
+//!
+//! Each subcommand lives in its own module with its own clap `Args` and a `run` function; this
+//! file only lists them.
+
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Rampart: IAM, STS, EKS, the EKS authenticator and a Kubernetes API server with RBAC, in one
+/// binary, for testing EKS access control without an AWS account.
+#[derive(Parser)]
+#[command(name = "rampart", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

@@ -1,0 +1,122 @@
+//! `rampart serve`: start both front doors on one store, write the files a user sources, and
+//! run until SIGINT or SIGTERM.
+//!
+//! This module owns the command line, the data directory, the store, the env file and the ready
+//! message. Each front door is started by its own submodule (`aws`, `kube`), which returns what
+//! a client needs to reach it.
+
+mod aws;
+mod kube;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+
+/// Start Rampart: the AWS endpoint (IAM, STS, EKS) and the Kubernetes API of the default
+/// cluster, on the embedded store in the data directory.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Where Rampart keeps its state and writes the files clients use (env, kubeconfigs, AWS
+    /// config and credentials).
+    #[arg(long, default_value = "rampart-data", env = "RAMPART_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Address of the AWS endpoint (IAM, STS, EKS). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:9443")]
+    pub aws_listen: SocketAddr,
+    /// Address of the default cluster's Kubernetes API. Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub kube_listen: SocketAddr,
+    /// The AWS account ID of the default account.
+    #[arg(long, default_value = "123456789012")]
+    pub account_id: String,
+    /// The AWS region the endpoint reports and the clients are configured for.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The name of the default EKS cluster.
+    #[arg(long, default_value = "rampart")]
+    pub cluster: String,
+    /// A YAML configuration file (identities, clusters, audit policy), applied at every start.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// What both front doors are started with.
+pub struct Context {
+    pub args: ServeArgs,
+    pub store: Arc<dyn store::Store>,
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    let store: Arc<dyn store::Store> = Arc::new(store::MemStore::new());
+    let ctx = Context { args, store };
+
+    let aws = aws::start(&ctx).await?;
+    let kube = kube::start(&ctx).await?;
+
+    let env_path = ctx.args.data_dir.join("env");
+    write_env(&env_path, &aws.env, &kube.env)?;
+    println!("Rampart is ready.");
+    for line in aws.summary.iter().chain(&kube.summary) {
+        println!("  {line}");
+    }
+    println!("  Use it from a shell:  . {}", env_path.display());
+
+    shutdown_signal().await;
+    println!("Rampart is shutting down.");
+    Ok(())
+}
+
+/// What a started front door tells the user and puts in the env file.
+pub struct Started {
+    /// `export` lines for the env file, as (name, value).
+    pub env: Vec<(String, String)>,
+    /// Lines for the ready message.
+    pub summary: Vec<String>,
+}
+
+fn write_env(path: &Path, aws: &[(String, String)], kube: &[(String, String)]) -> anyhow::Result<()> {
+    let mut text = String::from("# Written by `rampart serve`; source it: . ./env\n");
+    for (name, value) in aws.iter().chain(kube) {
+        text.push_str(&format!("export {name}={}\n", shell_quote(value)));
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
