@@ -301,10 +301,12 @@ fn go_duration(nanos: i64) -> String {
     let sign = if nanos < 0 { "-" } else { "" };
     let u = nanos.unsigned_abs();
     let text = if u < 1_000_000_000 {
-        let (prec, unit) = match u {
-            ..1_000 => (0, "ns"),
-            ..1_000_000 => (3, "µs"),
-            _ => (6, "ms"),
+        let (prec, unit) = if u < 1_000 {
+            (0, "ns")
+        } else if u < 1_000_000 {
+            (3, "µs")
+        } else {
+            (6, "ms")
         };
         let (fraction, whole) = fraction(u, prec);
         format!("{whole}{fraction}{unit}")

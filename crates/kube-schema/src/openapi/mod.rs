@@ -373,3 +373,6 @@ fn list_schema(object: &str, list_gvk: &Gvk) -> Value {
         "x-kubernetes-group-version-kind": gvk_extension(list_gvk),
     })
 }
+
+#[cfg(test)]
+mod tests;
