@@ -1,0 +1,252 @@
+//! Everything the runtime can refuse or fail at, each error worded as kube-apiserver or the
+//! kubelet words it, with the HTTP status and `Status` reason the API server puts on the wire.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One invalid field of a request's options, as `field.Error` renders it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's path (`tailLines`); empty for a rule across fields, as Kubernetes leaves it.
+    pub field: &'static str,
+    /// Kubernetes' cause type: `FieldValueInvalid` or `FieldValueForbidden`.
+    pub reason: &'static str,
+    /// The error body after the field, e.g. `Invalid value: -1: must be greater than or equal to 0`.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a sandbox, log or exec operation failed. [`KubeletError::http_status`] and
+/// [`KubeletError::reason`] give the `Status` to answer with; `Display` is its message.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeletError {
+    /// No container was named and the pod has several (kube-apiserver's `validateContainer`).
+    #[error("a container name must be specified for pod {pod}, choose one of: [{}]{}", containers.join(" "), init_suffix(init_containers))]
+    ContainerNameRequired { pod: String, containers: Vec<String>, init_containers: Vec<String> },
+    /// The named container is not in the pod's spec (kube-apiserver).
+    #[error("container {container} is not valid for pod {pod}")]
+    ContainerNotValid { container: String, pod: String },
+    /// The container has not started yet, so it has no log (the kubelet).
+    #[error("container {} in pod {} is waiting to start: {reason}", go_quote(container), go_quote(pod))]
+    ContainerWaiting { container: String, pod: String, reason: String },
+    /// `previous=true` for a container that has not restarted (the kubelet).
+    #[error("previous terminated container {} in pod {} not found", go_quote(container), go_quote(pod))]
+    PreviousNotFound { container: String, pod: String },
+    /// Exec into a container that is not running (the kubelet's `findContainer`).
+    #[error("container not found ({})", go_quote(container))]
+    ContainerNotFound { container: String },
+    /// Exec asked for none of stdin, stdout and stderr (the kubelet).
+    #[error("you must specify at least 1 of stdin, stdout, stderr")]
+    NoStreams,
+    /// The exec'd command could not be started; `cause` is worded as runc words it.
+    #[error(
+        "failed to start exec {}: OCI runtime exec failed: exec failed: unable to start container process: {cause}: unknown",
+        go_quote(exec_id)
+    )]
+    ExecStart { exec_id: String, cause: String },
+    /// Options that fail kube-apiserver's validation (`PodLogOptions "p" is invalid: …`).
+    #[error("{kind} {} is invalid: {}", go_quote(name), aggregate(errors))]
+    InvalidOptions { kind: &'static str, name: String, errors: Vec<FieldError> },
+    /// A query parameter whose value does not parse.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Local execution is turned off on this server.
+    #[error("{0}")]
+    ExecDisabled(String),
+    /// `start_container` for a container whose current instance still runs.
+    #[error("container {} in pod {} is already running", go_quote(container), go_quote(pod))]
+    ContainerRunning { container: String, pod: String },
+    /// The pod's sandbox was removed (the pod was deleted) while it was being used.
+    #[error("the sandbox of pod {} was removed", go_quote(pod))]
+    SandboxRemoved { pod: String },
+    /// The sandbox directory or a log file could not be created, read or removed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl KubeletError {
+    /// The HTTP status kube-apiserver answers with.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::ContainerNameRequired { .. }
+            | Self::ContainerNotValid { .. }
+            | Self::ContainerWaiting { .. }
+            | Self::PreviousNotFound { .. }
+            | Self::BadRequest(_) => 400,
+            Self::InvalidOptions { .. } => 422,
+            Self::ExecDisabled(_) => 403,
+            Self::ContainerNotFound { .. }
+            | Self::NoStreams
+            | Self::ExecStart { .. }
+            | Self::ContainerRunning { .. }
+            | Self::SandboxRemoved { .. }
+            | Self::Io { .. } => 500,
+        }
+    }
+
+    /// The `Status` reason that goes with [`KubeletError::http_status`].
+    pub fn reason(&self) -> &'static str {
+        match self.http_status() {
+            400 => "BadRequest",
+            403 => "Forbidden",
+            422 => "Invalid",
+            _ => "InternalError",
+        }
+    }
+
+    /// What a Kubernetes 1.32 API server reports on the exec error channel for this error, once
+    /// the WebSocket is upgraded: its stream translator wraps the kubelet's failure in an
+    /// `InternalError` whose message is `Internal error occurred: ` followed by this.
+    pub fn exec_failure(&self) -> String {
+        match self {
+            Self::ContainerNotFound { .. } | Self::NoStreams => format!("unable to upgrade connection: {self}"),
+            Self::ExecStart { .. } => format!(
+                "Internal error occurred: error executing command in container: failed to exec in container: {self}"
+            ),
+            _ => self.to_string(),
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { action, path: path.into(), source }
+    }
+}
+
+fn init_suffix(init_containers: &[String]) -> String {
+    if init_containers.is_empty() {
+        String::new()
+    } else {
+        format!(" or one of the init containers: [{}]", init_containers.join(" "))
+    }
+}
+
+fn aggregate(errors: &[FieldError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => format!("[{}]", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+/// Go's `%q`: a double-quoted string with Go escape sequences, as Kubernetes' messages quote names.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_kubernetes_own() {
+        let err = KubeletError::PreviousNotFound { container: "c".into(), pod: "p".into() };
+        assert_eq!(err.to_string(), r#"previous terminated container "c" in pod "p" not found"#);
+        assert_eq!((err.http_status(), err.reason()), (400, "BadRequest"));
+
+        let err = KubeletError::ContainerNotValid { container: "x".into(), pod: "y".into() };
+        assert_eq!(err.to_string(), "container x is not valid for pod y");
+
+        let err = KubeletError::ContainerNameRequired {
+            pod: "two".into(),
+            containers: vec!["main".into(), "side".into()],
+            init_containers: vec![],
+        };
+        assert_eq!(err.to_string(), "a container name must be specified for pod two, choose one of: [main side]");
+        let err = KubeletError::ContainerNameRequired {
+            pod: "two".into(),
+            containers: vec!["main".into(), "side".into()],
+            init_containers: vec!["setup".into()],
+        };
+        assert_eq!(
+            err.to_string(),
+            "a container name must be specified for pod two, choose one of: [main side] or one of the init containers: [setup]"
+        );
+
+        let err = KubeletError::ContainerWaiting {
+            container: "c".into(),
+            pod: "p".into(),
+            reason: "ContainerCreating".into(),
+        };
+        assert_eq!(err.to_string(), r#"container "c" in pod "p" is waiting to start: ContainerCreating"#);
+    }
+
+    #[test]
+    fn exec_failures_read_as_a_1_32_api_server_reports_them() {
+        let err = KubeletError::ContainerNotFound { container: "nginx".into() };
+        assert_eq!(err.exec_failure(), r#"unable to upgrade connection: container not found ("nginx")"#);
+        assert_eq!(err.http_status(), 500);
+
+        let err = KubeletError::ExecStart {
+            exec_id: "abc".into(),
+            cause: r#"exec: "ps": executable file not found in $PATH"#.into(),
+        };
+        assert_eq!(
+            err.exec_failure(),
+            "Internal error occurred: error executing command in container: failed to exec in container: failed to \
+             start exec \"abc\": OCI runtime exec failed: exec failed: unable to start container process: exec: \"ps\": \
+             executable file not found in $PATH: unknown"
+        );
+    }
+
+    #[test]
+    fn invalid_options_aggregate_like_field_error_lists() {
+        let one = FieldError {
+            field: "tailLines",
+            reason: "FieldValueInvalid",
+            message: "Invalid value: -1: must be greater than or equal to 0".into(),
+        };
+        let two = FieldError {
+            field: "limitBytes",
+            reason: "FieldValueInvalid",
+            message: "Invalid value: 0: must be greater than 0".into(),
+        };
+        let err =
+            KubeletError::InvalidOptions { kind: "PodLogOptions", name: "nginx".into(), errors: vec![one.clone()] };
+        assert_eq!(
+            err.to_string(),
+            r#"PodLogOptions "nginx" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0"#
+        );
+        assert_eq!((err.http_status(), err.reason()), (422, "Invalid"));
+        let err = KubeletError::InvalidOptions { kind: "PodLogOptions", name: "nginx".into(), errors: vec![one, two] };
+        assert_eq!(
+            err.to_string(),
+            "PodLogOptions \"nginx\" is invalid: [tailLines: Invalid value: -1: must be greater than or equal to 0, \
+             limitBytes: Invalid value: 0: must be greater than 0]"
+        );
+    }
+
+    #[test]
+    fn go_quote_escapes_like_go() {
+        assert_eq!(go_quote("nginx"), "\"nginx\"");
+        assert_eq!(go_quote("a\"b\\c\n\t\u{1}"), "\"a\\\"b\\\\c\\n\\t\\x01\"");
+        assert_eq!(go_quote("héllo"), "\"héllo\"");
+    }
+}
