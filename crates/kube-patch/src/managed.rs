@@ -531,8 +531,11 @@ impl<'a> FieldManager<'a> {
         Ok(typed.remove_items(merged, &merged_set.difference(&pruned_set).intersection(&last)))
     }
 
+    /// Compares two versions as kube-apiserver compares its typed objects: both carry the kind's
+    /// zero value where they have nothing (so an empty `status` exists before it is filled).
     fn compare(&self, old: &Value, new: &Value) -> Result<Comparison, String> {
-        let mut c = self.typed().compare(Some(old), new)?;
+        let zero = self.schema.zero_object();
+        let mut c = self.typed().compare(Some(&with_zero(old, zero)), &with_zero(new, zero))?;
         c.exclude(&self.reset);
         Ok(c)
     }
@@ -605,6 +608,25 @@ impl<'a> FieldManager<'a> {
     fn object_name(&self, object: &Value) -> String {
         let meta = |f: &str| object.pointer(&format!("/metadata/{f}")).and_then(Value::as_str).unwrap_or("");
         format!("{}/{}; {}", meta("namespace"), meta("name"), go_group_version_kind(&self.api_version, &self.kind))
+    }
+}
+
+/// `value` with the keys of `zero` it lacks, recursively through objects.
+fn with_zero(value: &Value, zero: &Value) -> Value {
+    match (value, zero) {
+        (Value::Object(map), Value::Object(zero_map)) => {
+            let mut out = map.clone();
+            for (key, zero_value) in zero_map {
+                match out.get_mut(key) {
+                    Some(existing) => *existing = with_zero(existing, zero_value),
+                    None => {
+                        out.insert(key.clone(), zero_value.clone());
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        _ => value.clone(),
     }
 }
 
