@@ -76,17 +76,15 @@ pub fn canonicalize(arn: &str) -> Result<(PrincipalType, String), String> {
     }
 }
 
-/// Removes the path from an IAM role or user ARN (`role/a/b/Name` → `role/Name`), as EKS does
-/// when it compares an access entry's principal with the caller. Other ARNs are returned as is.
+/// Removes the path from an IAM role ARN (`role/a/b/Name` → `role/Name`), as aws-iam-authenticator's
+/// `StripPath` does when EKS compares an access entry's principal with the caller (a role
+/// session's canonical ARN never has a path; a user's keeps it). Other ARNs are returned as is.
 pub fn strip_path(arn: &str) -> String {
     let Ok(parsed) = Arn::parse(arn) else { return arn.to_string() };
-    if parsed.service != "iam" {
-        return arn.to_string();
-    }
-    match parsed.resource.split_once('/') {
-        Some((kind @ ("role" | "user"), rest)) if rest.contains('/') => {
+    match parsed.resource.strip_prefix("role/") {
+        Some(rest) if rest.contains('/') => {
             let name = rest.rsplit('/').next().unwrap_or(rest);
-            format!("arn:{}:iam::{}:{kind}/{name}", parsed.partition, parsed.account_id)
+            format!("arn:{}:iam::{}:role/{name}", parsed.partition, parsed.account_id)
         }
         _ => arn.to_string(),
     }
@@ -263,9 +261,9 @@ mod tests {
     }
 
     #[test]
-    fn paths_are_stripped_from_roles_and_users_only() {
+    fn paths_are_stripped_from_roles_only() {
         assert_eq!(strip_path("arn:aws:iam::1:role/team/dev/eks-admin"), "arn:aws:iam::1:role/eks-admin");
-        assert_eq!(strip_path("arn:aws:iam::1:user/dev/alice"), "arn:aws:iam::1:user/alice");
+        assert_eq!(strip_path("arn:aws:iam::1:user/dev/alice"), "arn:aws:iam::1:user/dev/alice");
         assert_eq!(strip_path("arn:aws:iam::1:role/eks-admin"), "arn:aws:iam::1:role/eks-admin");
         assert_eq!(strip_path("arn:aws:sts::1:assumed-role/R/s"), "arn:aws:sts::1:assumed-role/R/s");
         assert_eq!(strip_path("garbage"), "garbage");

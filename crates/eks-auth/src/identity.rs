@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use rbac::UserInfo;
 
 use crate::access_entry::{AccessEntries, PRINCIPAL_ID_EXTRA};
-use crate::arn::Identity;
+use crate::arn::{Arn, Identity};
 use crate::aws_auth::{AwsAuth, AwsAuthMatch};
-use crate::error::Error;
+use crate::error::{AwsAuthIssue, Error};
 use crate::mode::AuthenticationMode;
 
 /// The username EKS gives the cluster creator in CONFIG_MAP mode (its mapping is not in
@@ -126,6 +126,45 @@ pub fn resolve(
         0 => Err(Error::NotMapped),
         1 => Err(Error::Mapping(errors.remove(0))),
         _ => Err(Error::Mapping(format!("[{}]", errors.join(", ")))),
+    }
+}
+
+/// Rampart's admission check for a write of `kube-system/aws-auth` (beyond EKS, which accepts
+/// anything and silently drops what does not parse): refuses a ConfigMap whose `mapRoles`,
+/// `mapUsers` or `mapAccounts` EKS would partly drop (naming key and line), and one that would
+/// take away the cluster creator's access. `access` describes the cluster as it is, its
+/// `aws_auth` the ConfigMap being replaced. Returns the parsed ConfigMap and the advisories to
+/// show as warnings.
+pub fn admit_aws_auth(
+    data: &BTreeMap<String, String>,
+    access: &ClusterAccess<'_>,
+    creator_arn: Option<&str>,
+) -> Result<(AwsAuth, Vec<AwsAuthIssue>), Error> {
+    let (aws_auth, warnings) = AwsAuth::validate(data)?;
+    if let Some(creator_arn) = creator_arn
+        && access.mode.uses_config_map()
+    {
+        // A role creator is checked as one of its sessions would be.
+        let creator = Identity::for_arn(&creator_session_arn(creator_arn), "")?;
+        let no_ec2 = |_: &str| None;
+        let had_access = resolve(&creator, access, &no_ec2).is_ok();
+        let after = ClusterAccess { aws_auth: Some(&aws_auth), ..*access };
+        if had_access && let Err(error) = resolve(&creator, &after, &no_ec2) {
+            return Err(Error::CreatorLockedOut { creator: creator_arn.to_string(), reason: error.to_string() });
+        }
+    }
+    Ok((aws_auth, warnings))
+}
+
+/// `arn:P:iam::A:role/path/Name` → `arn:P:sts::A:assumed-role/Name/rampart-admission-check`; other
+/// ARNs as they are.
+fn creator_session_arn(creator_arn: &str) -> String {
+    match Arn::parse(creator_arn) {
+        Ok(arn) if arn.service == "iam" && arn.resource.starts_with("role/") => {
+            let name = arn.resource.rsplit('/').next().unwrap_or_default();
+            format!("arn:{}:sts::{}:assumed-role/{name}/rampart-admission-check", arn.partition, arn.account_id)
+        }
+        _ => creator_arn.to_string(),
     }
 }
 

@@ -36,7 +36,8 @@ pub use aws_auth::{AwsAuth, AwsAuthMatch, MAP_ACCOUNTS, MAP_ROLES, MAP_USERS, Ro
 pub use cache::{TokenCache, TokenDigest};
 pub use error::{AwsAuthIssue, Error, IssueEffect, TokenCheck};
 pub use identity::{
-    CLUSTER_CREATOR_USERNAME, ClusterAccess, Ec2Instances, KubernetesUser, MappedBy, render_template, resolve,
+    CLUSTER_CREATOR_USERNAME, ClusterAccess, Ec2Instances, KubernetesUser, MappedBy, admit_aws_auth, render_template,
+    resolve,
 };
 pub use mode::AuthenticationMode;
 pub use token::{
