@@ -2,8 +2,8 @@
 //!
 //! This crate owns the [`Store`] trait and its backends. The model is etcd's v3 API, reduced to
 //! what an API server needs:
-//! - one global, monotonically increasing revision; every successful write transaction bumps it
-//!   by exactly one;
+//! - one global, monotonically increasing revision; every transaction that writes bumps it by
+//!   exactly one (a transaction that writes nothing leaves it alone);
 //! - each key carries `create_revision`, `mod_revision` (a Kubernetes `resourceVersion`) and a
 //!   per-key `version`; a deleted key is gone (its history is kept until compaction);
 //! - [`Store::range`] reads a key, a prefix or a key range, optionally at a past revision, with a
@@ -18,8 +18,17 @@
 //! objects (under a per-cluster prefix), `/iam/<account>/...` for IAM state. Values are opaque
 //! bytes (JSON for everything Rampart stores).
 //!
-//! An acknowledged write is durable before `txn` returns, in every persistent backend.
+//! Backends: [`MemStore`] (in memory, the reference), [`EmbeddedStore`] (durable, on disk, the
+//! default of `rampart serve`), and, next, an etcd backend. Every backend passes the same
+//! conformance suite (`tests/conformance/`). [`spawn_compactor`] compacts any backend on a
+//! schedule, as kube-apiserver does.
+//!
+//! An acknowledged write is durable before `txn` returns, in every persistent backend. This
+//! crate must never interpret values, and never block an async caller on disk I/O.
 
+mod compaction;
+mod embedded;
+mod feed;
 mod mem;
 
 use std::pin::Pin;
@@ -28,10 +37,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 
+pub use compaction::{CompactionPolicy, spawn_compactor};
+pub use embedded::{EmbeddedOptions, EmbeddedStore, FORMAT_VERSION};
 pub use mem::MemStore;
 
-/// A store revision. Revisions start at 1 for an empty store and only grow; 0 means "none"
-/// (in a compare: the key does not exist; in a range or watch: the current revision).
+/// A store revision. Revisions only grow, by one per writing transaction; an empty store is at
+/// revision 0 in [`MemStore`] and [`EmbeddedStore`] and at 1 in etcd, so callers never assume a
+/// number. 0 means "none" (in a compare: the key does not exist; in a range or watch: the
+/// current revision).
 pub type Revision = i64;
 
 /// One key at one revision.
@@ -148,6 +161,10 @@ impl Op {
 }
 
 /// If every compare holds, apply `success`, else `failure`, atomically.
+///
+/// As in etcd, a branch may not write a key twice (two puts, or a put and a delete that covers
+/// it): such a transaction fails with [`StoreError::InvalidRequest`]. A [`Op::Range`] sees the
+/// writes of the ops before it in the same transaction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Txn {
     pub compare: Vec<Compare>,
@@ -184,7 +201,9 @@ pub struct TxnResponse {
 pub struct WatchRequest {
     pub key: String,
     pub range: KeyRange,
-    /// The first revision to report (0: only changes after the current revision).
+    /// The first revision to report (0: only changes after the current revision). A start at
+    /// or below the compaction revision fails with [`StoreError::Compacted`] (etcd alone still
+    /// accepts a start equal to it); a start in the future waits for that revision.
     pub start_revision: Revision,
     /// Attach the previous value to each event.
     pub prev_kv: bool,
@@ -210,6 +229,7 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Vec<Event>, StoreError>>
 
 /// Everything a store operation can fail with.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The revision asked for was compacted away (Kubernetes: 410 Gone, "too old resource version").
     #[error("required revision {requested} has been compacted (oldest available is {compact_revision})")]
@@ -226,6 +246,9 @@ pub enum StoreError {
     /// The data on disk was written by a version of Rampart this one cannot read.
     #[error("incompatible data: {0}")]
     Incompatible(String),
+    /// The request itself is malformed (as etcd: the same key written twice in one transaction).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

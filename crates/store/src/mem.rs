@@ -1,43 +1,53 @@
 //! The in-memory reference backend: full MVCC history in a `BTreeMap`, watches fed from one
-//! broadcast channel. Nothing survives the process; tests, and the read side of the embedded
-//! backend, build on it.
+//! broadcast feed. Nothing survives the process on its own; the embedded backend keeps this as
+//! its read side and persists every batch before it becomes visible here.
+//!
+//! Writes are staged on top of the state without changing it (readers keep reading the last
+//! committed revision meanwhile), handed to a `persist` hook, and only then committed and
+//! published: a durable backend fsyncs in the hook, and a failed hook changes nothing.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use crate::feed::{self, Batch, FeedItem};
 use crate::{
     Compare, CompareOp, Event, EventKind, KeyRange, KeyValue, Op, OpResponse, RangeRequest, RangeResponse, Result,
     Revision, Store, StoreError, Txn, TxnResponse, WatchRequest, WatchStream,
 };
 
-/// How many revisions a slow watcher may fall behind the writer before it is told it lagged.
-const WATCH_CHANNEL_CAPACITY: usize = 16 * 1024;
+/// How many revisions a slow watcher may fall behind the writers before it is told it lagged.
+pub(crate) const DEFAULT_WATCH_CAPACITY: usize = 16 * 1024;
 
-/// The events written at one revision.
-pub(crate) type Batch = Arc<(Revision, Vec<Event>)>;
+/// A history row that compaction removes: the version of `key` written at a revision.
+pub(crate) type Removed = (Revision, String);
+
+/// A key's versions in revision order; `None` marks a delete.
+type Versions = Vec<(Revision, Option<KeyValue>)>;
 
 /// An in-memory [`Store`]. Cloning shares the same data.
 #[derive(Clone)]
 pub struct MemStore {
-    inner: Arc<Mutex<State>>,
-    events: broadcast::Sender<Batch>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: RwLock<State>,
+    feed: broadcast::Sender<FeedItem>,
+    /// Held from staging to publishing, so staged writes are never overtaken.
+    writer: Mutex<()>,
 }
 
 #[derive(Default)]
-pub(crate) struct State {
-    pub(crate) revision: Revision,
-    pub(crate) compact_revision: Revision,
-    /// Every key's versions in revision order; `None` marks a delete.
-    pub(crate) keys: BTreeMap<String, Vec<(Revision, Option<KeyValue>)>>,
-    /// The events of every revision after `compact_revision`, oldest first.
-    pub(crate) history: VecDeque<Batch>,
+struct State {
+    revision: Revision,
+    compact_revision: Revision,
+    keys: BTreeMap<String, Versions>,
+    /// The batches of every revision after `compact_revision`, oldest first.
+    history: VecDeque<Arc<Batch>>,
 }
 
 impl Default for MemStore {
@@ -48,103 +58,107 @@ impl Default for MemStore {
 
 impl MemStore {
     pub fn new() -> Self {
-        let (events, _) = broadcast::channel(WATCH_CHANNEL_CAPACITY);
-        MemStore { inner: Arc::new(Mutex::new(State::default())), events }
+        Self::with_watch_capacity(DEFAULT_WATCH_CAPACITY)
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// A store whose watchers may fall `capacity` revisions behind before they get
+    /// [`StoreError::WatcherLagged`].
+    pub fn with_watch_capacity(capacity: usize) -> Self {
+        MemStore {
+            shared: Arc::new(Shared {
+                state: RwLock::new(State::default()),
+                feed: feed::channel(capacity),
+                writer: Mutex::new(()),
+            }),
+        }
     }
 
-    /// Apply `txn` in memory; on success with writes, returns the batch of events to publish.
-    /// `persist` is called with the batch (under the lock, before it becomes visible) so a
-    /// durable backend can write it first; if it fails nothing changes.
-    pub(crate) fn apply_txn(&self, txn: Txn, persist: impl FnOnce(&Batch) -> Result<()>) -> Result<TxnResponse> {
-        let mut state = self.state();
-        let succeeded = txn.compare.iter().all(|c| state.compare(c));
-        let ops = if succeeded { txn.success } else { txn.failure };
-        let next = state.revision + 1;
-        let mut responses = Vec::with_capacity(ops.len());
-        let mut events = Vec::new();
-        // Work on a copy of the touched keys so a failed persist leaves the state untouched.
-        let mut staged: BTreeMap<String, Option<KeyValue>> = BTreeMap::new();
-        for op in ops {
-            match op {
-                Op::Put { key, value } => {
-                    let prev = staged.get(&key).cloned().unwrap_or_else(|| state.latest(&key).cloned());
-                    let kv = KeyValue {
-                        key: key.clone(),
-                        value,
-                        create_revision: prev.as_ref().map_or(next, |p| p.create_revision),
-                        mod_revision: next,
-                        version: prev.as_ref().map_or(1, |p| p.version + 1),
-                    };
-                    events.push(Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: prev.clone() });
-                    staged.insert(key, Some(kv));
-                    responses.push(OpResponse::Put { prev_kv: prev });
-                }
-                Op::Delete { key, range } => {
-                    let mut deleted = Vec::new();
-                    let current: Vec<KeyValue> = state
-                        .range_at(&key, &range, state.revision)
-                        .filter(|kv| !staged.contains_key(&kv.key))
-                        .cloned()
-                        .collect();
-                    let staged_live: Vec<KeyValue> = staged
-                        .iter()
-                        .filter(|(k, v)| v.is_some() && range.contains(&key, k))
-                        .filter_map(|(_, v)| v.clone())
-                        .collect();
-                    for prev in current.into_iter().chain(staged_live) {
-                        let tombstone = KeyValue {
-                            key: prev.key.clone(),
-                            value: Bytes::new(),
-                            create_revision: 0,
-                            mod_revision: next,
-                            version: 0,
-                        };
-                        events.push(Event { kind: EventKind::Delete, kv: tombstone, prev_kv: Some(prev.clone()) });
-                        staged.insert(prev.key.clone(), None);
-                        deleted.push(prev);
-                    }
-                    deleted.sort_by(|a, b| a.key.cmp(&b.key));
-                    responses.push(OpResponse::Delete { deleted });
-                }
-                Op::Range(request) => responses.push(OpResponse::Range(state.range(&request)?)),
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.shared.state.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
+        self.shared.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn writer(&self) -> MutexGuard<'_, ()> {
+        self.shared.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Apply `txns` in order, each seeing the ones before it, and make them visible together.
+    /// `persist` gets the batches written (one per writing transaction, in revision order)
+    /// before anything is visible; if it fails, nothing changes and every transaction fails
+    /// with its error. A transaction that is itself invalid fails alone, writing nothing.
+    pub(crate) fn write(
+        &self,
+        txns: Vec<Txn>,
+        persist: impl FnOnce(&[Arc<Batch>]) -> Result<()>,
+    ) -> Result<Vec<Result<TxnResponse>>> {
+        let _writer = self.writer();
+        let (responses, batches) = {
+            let state = self.read();
+            let mut overlay = Overlay::new(&state);
+            let responses: Vec<_> = txns.into_iter().map(|txn| overlay.apply(txn)).collect();
+            (responses, overlay.batches)
+        };
+        if batches.is_empty() {
+            return Ok(responses);
+        }
+        persist(&batches)?;
+        let mut state = self.write_state();
+        for batch in batches {
+            state.commit(batch.clone());
+            // Sent under the lock, so a new watcher sees every batch once, in revision order.
+            let _ = self.shared.feed.send(Ok(batch));
+        }
+        Ok(responses)
+    }
+
+    /// Forget history before `revision`. `persist` gets the history rows compaction removes
+    /// before anything changes in memory; if it fails, nothing changes.
+    pub(crate) fn compact_with(
+        &self,
+        revision: Revision,
+        persist: impl FnOnce(&[Removed]) -> Result<()>,
+    ) -> Result<()> {
+        let _writer = self.writer();
+        let plan = {
+            let state = self.read();
+            if revision > state.revision {
+                return Err(StoreError::FutureRevision { requested: revision, current: state.revision });
             }
-        }
-        if events.is_empty() {
-            return Ok(TxnResponse { succeeded, revision: state.revision, responses });
-        }
-        let batch: Batch = Arc::new((next, events));
-        persist(&batch)?;
-        state.commit(&batch);
-        // Sent under the lock, so watchers see batches in revision order.
-        let _ = self.events.send(batch);
-        Ok(TxnResponse { succeeded, revision: next, responses })
-    }
-
-    /// Restore a batch read back from durable storage (no watchers exist yet).
-    pub(crate) fn replay(&self, batch: Batch) {
-        self.state().commit(&batch);
-    }
-
-    /// Restore the compaction point read back from durable storage.
-    pub(crate) fn restore_compaction(&self, revision: Revision) {
-        self.state().compact(revision);
-    }
-
-    pub(crate) fn compact_with(&self, revision: Revision, persist: impl FnOnce() -> Result<()>) -> Result<()> {
-        let mut state = self.state();
-        if revision > state.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: state.revision });
-        }
-        if revision <= state.compact_revision {
-            return Err(StoreError::Compacted { requested: revision, compact_revision: state.compact_revision });
-        }
-        persist()?;
-        state.compact(revision);
+            if revision <= state.compact_revision {
+                return Err(StoreError::Compacted { requested: revision, compact_revision: state.compact_revision });
+            }
+            state.compaction_plan(revision)
+        };
+        persist(&plan)?;
+        self.write_state().apply_compaction(revision, &plan);
         Ok(())
+    }
+
+    /// Rebuild the state from batches read back from durable storage (their events without
+    /// `prev_kv`, which is derived here), then the revision and compaction point recorded
+    /// with them. Only for a store nobody watches yet.
+    pub(crate) fn restore(&self, batches: impl IntoIterator<Item = Batch>, revision: Revision, compacted: Revision) {
+        let mut state = self.write_state();
+        for mut batch in batches {
+            for event in &mut batch.events {
+                event.prev_kv = state.latest(&event.kv.key).cloned();
+            }
+            state.commit(Arc::new(batch));
+        }
+        state.revision = state.revision.max(revision);
+        if compacted > state.compact_revision {
+            let plan = state.compaction_plan(compacted);
+            state.apply_compaction(compacted, &plan);
+        }
+    }
+
+    /// The current revision and the compaction revision.
+    pub(crate) fn revisions(&self) -> (Revision, Revision) {
+        let state = self.read();
+        (state.revision, state.compact_revision)
     }
 }
 
@@ -158,6 +172,7 @@ impl State {
         idx.checked_sub(1).and_then(|i| versions[i].1.as_ref())
     }
 
+    /// The live keys of a range at `revision`, in key order.
     fn range_at<'a>(
         &'a self,
         key: &'a str,
@@ -165,7 +180,7 @@ impl State {
         revision: Revision,
     ) -> Box<dyn Iterator<Item = &'a KeyValue> + 'a> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
-        let entries: Box<dyn Iterator<Item = (&String, &Vec<(Revision, Option<KeyValue>)>)>> = match range {
+        let entries: Box<dyn Iterator<Item = (&String, &Versions)>> = match range {
             KeyRange::Single => Box::new(self.keys.get_key_value(key).into_iter()),
             KeyRange::Prefix => Box::new(
                 self.keys.range::<str, _>((Included(key), Unbounded)).take_while(move |(k, _)| k.starts_with(key)),
@@ -181,35 +196,124 @@ impl State {
         Box::new(entries.filter_map(move |(_, versions)| Self::at(versions, revision)))
     }
 
-    fn range(&self, request: &RangeRequest) -> Result<RangeResponse> {
-        let revision = if request.revision == 0 { self.revision } else { request.revision };
-        if revision > self.revision {
-            return Err(StoreError::FutureRevision { requested: revision, current: self.revision });
+    /// Whether `revision` (0: current) can be read; the revision to read at.
+    fn readable(&self, revision: Revision, current: Revision) -> Result<Revision> {
+        let revision = if revision == 0 { current } else { revision };
+        if revision > current {
+            return Err(StoreError::FutureRevision { requested: revision, current });
         }
         if revision < self.compact_revision {
             return Err(StoreError::Compacted { requested: revision, compact_revision: self.compact_revision });
         }
-        let mut kvs = Vec::new();
-        let mut count = 0;
-        for kv in self.range_at(&request.key, &request.range, revision) {
-            count += 1;
-            if !request.count_only && (request.limit == 0 || kvs.len() < request.limit) {
-                kvs.push(kv.clone());
-            }
-        }
-        let more = request.limit != 0 && count > request.limit;
-        Ok(RangeResponse { kvs, more, count, revision })
+        Ok(revision)
     }
 
-    fn compare(&self, compare: &Compare) -> bool {
-        let (key, op, target, actual) = match compare {
-            Compare::ModRevision(key, op, rev) => (key, op, *rev, self.latest(key).map_or(0, |kv| kv.mod_revision)),
-            Compare::CreateRevision(key, op, rev) => {
-                (key, op, *rev, self.latest(key).map_or(0, |kv| kv.create_revision))
+    fn range(&self, request: &RangeRequest) -> Result<RangeResponse> {
+        let revision = self.readable(request.revision, self.revision)?;
+        Ok(respond(self.range_at(&request.key, &request.range, revision), request, revision))
+    }
+
+    fn commit(&mut self, batch: Arc<Batch>) {
+        for event in &batch.events {
+            let value = match event.kind {
+                EventKind::Put => Some(event.kv.clone()),
+                EventKind::Delete => None,
+            };
+            self.keys.entry(event.kv.key.clone()).or_default().push((batch.revision, value));
+        }
+        self.revision = batch.revision;
+        self.history.push_back(batch);
+    }
+
+    /// The versions compaction at `revision` forgets: of every key, all versions before its
+    /// newest at or before `revision`, and that one too if it is a delete.
+    fn compaction_plan(&self, revision: Revision) -> Vec<Removed> {
+        let mut plan = Vec::new();
+        for (key, versions) in &self.keys {
+            let newest = versions.partition_point(|(rev, _)| *rev <= revision);
+            let Some(last) = newest.checked_sub(1) else { continue };
+            let remove = if versions[last].1.is_none() { newest } else { last };
+            plan.extend(versions[..remove].iter().map(|(rev, _)| (*rev, key.clone())));
+        }
+        plan
+    }
+
+    fn apply_compaction(&mut self, revision: Revision, plan: &[Removed]) {
+        for (rev, key) in plan {
+            if let Some(versions) = self.keys.get_mut(key) {
+                versions.retain(|(r, _)| r != rev);
+                if versions.is_empty() {
+                    self.keys.remove(key);
+                }
             }
-            Compare::Version(key, op, version) => (key, op, *version, self.latest(key).map_or(0, |kv| kv.version)),
+        }
+        while self.history.front().is_some_and(|batch| batch.revision <= revision) {
+            self.history.pop_front();
+        }
+        self.compact_revision = revision;
+    }
+}
+
+/// At most `request.limit` of `kvs` (all but the count if `count_only`), as read at `revision`.
+fn respond<'a>(kvs: impl Iterator<Item = &'a KeyValue>, request: &RangeRequest, revision: Revision) -> RangeResponse {
+    let mut found = Vec::new();
+    let mut count = 0;
+    for kv in kvs {
+        count += 1;
+        if !request.count_only && (request.limit == 0 || found.len() < request.limit) {
+            found.push(kv.clone());
+        }
+    }
+    let more = request.limit != 0 && count > request.limit;
+    RangeResponse { kvs: found, more, count, revision }
+}
+
+/// Transactions staged on top of the committed state: the latest value of every key they
+/// wrote, and their batches.
+struct Overlay<'a> {
+    state: &'a State,
+    revision: Revision,
+    latest: BTreeMap<String, Option<KeyValue>>,
+    batches: Vec<Arc<Batch>>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(state: &'a State) -> Self {
+        Overlay { state, revision: state.revision, latest: BTreeMap::new(), batches: Vec::new() }
+    }
+
+    fn latest(&self, key: &str) -> Option<&KeyValue> {
+        match self.latest.get(key) {
+            Some(staged) => staged.as_ref(),
+            None => self.state.latest(key),
+        }
+    }
+
+    /// The live keys of a range, staged writes included, in key order.
+    fn range_latest<'s>(&'s self, key: &'s str, range: &'s KeyRange) -> Vec<&'s KeyValue> {
+        let mut merged: BTreeMap<&str, &KeyValue> =
+            self.state.range_at(key, range, self.state.revision).map(|kv| (kv.key.as_str(), kv)).collect();
+        for (staged_key, staged) in self.latest.iter().filter(|(k, _)| range.contains(key, k)) {
+            match staged {
+                Some(kv) => merged.insert(staged_key, kv),
+                None => merged.remove(staged_key.as_str()),
+            };
+        }
+        merged.into_values().collect()
+    }
+
+    fn holds(&self, compare: &Compare) -> bool {
+        let (key, op, target) = match compare {
+            Compare::ModRevision(key, op, target)
+            | Compare::CreateRevision(key, op, target)
+            | Compare::Version(key, op, target) => (key, op, *target),
         };
-        let _ = key;
+        let kv = self.latest(key);
+        let actual = match compare {
+            Compare::ModRevision(..) => kv.map_or(0, |kv| kv.mod_revision),
+            Compare::CreateRevision(..) => kv.map_or(0, |kv| kv.create_revision),
+            Compare::Version(..) => kv.map_or(0, |kv| kv.version),
+        };
         match op {
             CompareOp::Equal => actual == target,
             CompareOp::NotEqual => actual != target,
@@ -218,89 +322,129 @@ impl State {
         }
     }
 
-    fn commit(&mut self, batch: &Batch) {
-        let (revision, events) = &**batch;
-        for event in events {
-            let value = match event.kind {
-                EventKind::Put => Some(event.kv.clone()),
-                EventKind::Delete => None,
-            };
-            self.keys.entry(event.kv.key.clone()).or_default().push((*revision, value));
+    /// Stage one transaction. It either fails before staging anything or stages all of it.
+    fn apply(&mut self, txn: Txn) -> Result<TxnResponse> {
+        check_unique_writes(&txn.success)?;
+        check_unique_writes(&txn.failure)?;
+        let succeeded = txn.compare.iter().all(|compare| self.holds(compare));
+        let ops = if succeeded { txn.success } else { txn.failure };
+        for op in &ops {
+            if let Op::Range(request) = op {
+                self.state.readable(request.revision, self.revision)?;
+            }
         }
-        self.revision = *revision;
-        self.history.push_back(batch.clone());
+        let next = self.revision + 1;
+        let mut events = Vec::new();
+        let mut responses = Vec::with_capacity(ops.len());
+        for op in ops {
+            let response = match op {
+                Op::Put { key, value } => {
+                    let prev = self.latest(&key).cloned();
+                    let kv = KeyValue {
+                        key: key.clone(),
+                        value,
+                        create_revision: prev.as_ref().map_or(next, |p| p.create_revision),
+                        mod_revision: next,
+                        version: prev.as_ref().map_or(1, |p| p.version + 1),
+                    };
+                    events.push(Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: prev.clone() });
+                    self.latest.insert(key, Some(kv));
+                    OpResponse::Put { prev_kv: prev }
+                }
+                Op::Delete { key, range } => {
+                    let deleted: Vec<KeyValue> = self.range_latest(&key, &range).into_iter().cloned().collect();
+                    for prev in &deleted {
+                        let tombstone = KeyValue {
+                            key: prev.key.clone(),
+                            value: Bytes::new(),
+                            create_revision: 0,
+                            mod_revision: next,
+                            version: 0,
+                        };
+                        events.push(Event { kind: EventKind::Delete, kv: tombstone, prev_kv: Some(prev.clone()) });
+                        self.latest.insert(prev.key.clone(), None);
+                    }
+                    OpResponse::Delete { deleted }
+                }
+                Op::Range(request) => {
+                    let current = if events.is_empty() { self.revision } else { next };
+                    OpResponse::Range(self.read(&request, current))
+                }
+            };
+            responses.push(response);
+        }
+        if !events.is_empty() {
+            self.revision = next;
+            self.batches.push(Arc::new(Batch { revision: next, events }));
+        }
+        Ok(TxnResponse { succeeded, revision: self.revision, responses })
     }
 
-    fn compact(&mut self, revision: Revision) {
-        self.compact_revision = revision;
-        while self.history.front().is_some_and(|batch| batch.0 < revision) {
-            self.history.pop_front();
+    /// A range inside a transaction (already checked to be readable): the latest values,
+    /// staged writes included, or the committed state at a past revision.
+    fn read(&self, request: &RangeRequest, current: Revision) -> RangeResponse {
+        if request.revision != 0 && request.revision <= self.state.revision {
+            let kvs = self.state.range_at(&request.key, &request.range, request.revision);
+            return respond(kvs, request, request.revision);
         }
-        self.keys.retain(|_, versions| {
-            // Keep the newest version at or before `revision` (reads at `revision` need it) and
-            // everything after it; a key whose newest such version is a delete keeps none of it.
-            let keep_from = versions.partition_point(|(rev, _)| *rev <= revision).saturating_sub(1);
-            versions.drain(..keep_from);
-            if versions.first().is_some_and(|(rev, kv)| *rev <= revision && kv.is_none()) {
-                versions.remove(0);
-            }
-            !versions.is_empty()
-        });
+        respond(self.range_latest(&request.key, &request.range).into_iter(), request, current)
     }
+}
+
+/// As etcd: a branch may not put a key twice, nor put a key that one of its deletes covers.
+fn check_unique_writes(ops: &[Op]) -> Result<()> {
+    let mut puts = HashSet::new();
+    for op in ops {
+        if let Op::Put { key, .. } = op
+            && !puts.insert(key.as_str())
+        {
+            return Err(duplicate(key));
+        }
+    }
+    for op in ops {
+        if let Op::Delete { key, range } = op
+            && let Some(put) = puts.iter().find(|put| range.contains(key, put))
+        {
+            return Err(duplicate(put));
+        }
+    }
+    Ok(())
+}
+
+fn duplicate(key: &str) -> StoreError {
+    StoreError::InvalidRequest(format!("duplicate key given in txn request: {key}"))
 }
 
 #[async_trait]
 impl Store for MemStore {
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        self.state().range(&request)
+        self.read().range(&request)
     }
 
     async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
-        self.apply_txn(txn, |_| Ok(()))
+        self.write(vec![txn], |_| Ok(()))?.pop().expect("one response per transaction")
     }
 
     async fn watch(&self, request: WatchRequest) -> Result<WatchStream> {
-        let (backlog, receiver) = {
-            let state = self.state();
-            let start = if request.start_revision == 0 { state.revision + 1 } else { request.start_revision };
-            if start <= state.compact_revision {
-                return Err(StoreError::Compacted { requested: start, compact_revision: state.compact_revision });
-            }
-            let backlog: Vec<Batch> = state.history.iter().filter(|batch| batch.0 >= start).cloned().collect();
-            // Subscribing under the lock: no batch is missed or seen twice.
-            (backlog, self.events.subscribe())
-        };
-        let filter = Arc::new(request);
-        let select = move |batch: &Batch| -> Option<Vec<Event>> {
-            let events: Vec<Event> = batch
-                .1
-                .iter()
-                .filter(|event| filter.range.contains(&filter.key, &event.kv.key))
-                .map(|event| Event {
-                    prev_kv: if filter.prev_kv { event.prev_kv.clone() } else { None },
-                    ..event.clone()
-                })
-                .collect();
-            (!events.is_empty()).then_some(events)
-        };
-        let select_live = select.clone();
-        let past = futures::stream::iter(backlog.into_iter().filter_map(move |batch| select(&batch)).map(Ok));
-        let live = BroadcastStream::new(receiver).filter_map(move |item| {
-            let out = match item {
-                Ok(batch) => select_live(&batch).map(Ok),
-                Err(BroadcastStreamRecvError::Lagged(_)) => Some(Err(StoreError::WatcherLagged)),
-            };
-            futures::future::ready(out)
-        });
-        Ok(Box::pin(past.chain(live)))
+        let state = self.read();
+        let start = if request.start_revision == 0 { state.revision + 1 } else { request.start_revision };
+        if start <= state.compact_revision {
+            return Err(StoreError::Compacted { requested: start, compact_revision: state.compact_revision });
+        }
+        let first = state.history.partition_point(|batch| batch.revision < start);
+        let backlog: Vec<Arc<Batch>> = state.history.range(first..).cloned().collect();
+        // Subscribed under the lock that publishing holds: no batch is missed.
+        let live = self.shared.feed.subscribe();
+        drop(state);
+        Ok(feed::watch_stream(backlog, live, WatchRequest { start_revision: start, ..request }))
     }
 
     async fn compact(&self, revision: Revision) -> Result<()> {
-        self.compact_with(revision, || Ok(()))
+        self.compact_with(revision, |_| Ok(()))
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        Ok(self.state().revision)
+        Ok(self.read().revision)
     }
 }
 
@@ -314,52 +458,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn create_update_conflict_delete() {
+    async fn a_failed_persist_changes_nothing() {
         let store = MemStore::new();
-        let r1 = store.create("/a", b("1")).await.unwrap().unwrap();
-        assert_eq!(r1, 1);
-        assert_eq!(store.create("/a", b("x")).await.unwrap(), None, "create of an existing key fails");
-        let r2 = store.update("/a", b("2"), r1).await.unwrap().unwrap();
-        assert_eq!(store.update("/a", b("3"), r1).await.unwrap(), None, "stale revision conflicts");
-        let kv = store.get("/a").await.unwrap().unwrap();
-        assert_eq!((kv.value, kv.create_revision, kv.mod_revision, kv.version), (b("2"), 1, 2, 2));
-        let (deleted, r3) = store.delete("/a", r2).await.unwrap().unwrap();
-        assert_eq!((deleted.value, r3), (b("2"), 3));
-        assert_eq!(store.get("/a").await.unwrap(), None);
-        // History stays readable until compaction.
-        let old = store.range(RangeRequest { revision: 1, ..RangeRequest::key("/a") }).await.unwrap();
-        assert_eq!(old.kvs[0].value, b("1"));
-        store.compact(3).await.unwrap();
-        let err = store.range(RangeRequest { revision: 1, ..RangeRequest::key("/a") }).await.unwrap_err();
-        assert!(matches!(err, StoreError::Compacted { compact_revision: 3, .. }));
+        store.put("/a", b("1")).await.unwrap();
+        let failed = store.write(vec![Txn { success: vec![Op::put("/a", b("2"))], ..Txn::default() }], |_| {
+            Err(StoreError::Backend("disk full".into()))
+        });
+        assert_eq!(failed.unwrap_err(), StoreError::Backend("disk full".into()));
+        assert_eq!(store.current_revision().await.unwrap(), 1);
+        assert_eq!(store.get("/a").await.unwrap().unwrap().value, b("1"));
+        let failed = store.compact_with(1, |_| Err(StoreError::Backend("disk full".into())));
+        assert!(failed.is_err());
+        assert_eq!(store.revisions(), (1, 0), "a failed compaction keeps the history");
     }
 
     #[tokio::test]
-    async fn prefix_range_with_limit() {
+    async fn a_group_of_transactions_sees_each_other() {
         let store = MemStore::new();
-        for key in ["/r/a", "/r/b", "/r/c", "/s/a"] {
-            store.put(key, b(key)).await.unwrap();
-        }
-        let resp = store.range(RangeRequest { limit: 2, ..RangeRequest::prefix("/r/") }).await.unwrap();
-        assert_eq!(resp.kvs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), ["/r/a", "/r/b"]);
-        assert!(resp.more);
-        assert_eq!(resp.count, 3);
-    }
-
-    #[tokio::test]
-    async fn watch_replays_history_then_follows() {
-        let store = MemStore::new();
-        store.put("/p/1", b("a")).await.unwrap();
-        store.put("/q/1", b("b")).await.unwrap();
-        let mut watch = store
-            .watch(WatchRequest { key: "/p/".into(), range: KeyRange::Prefix, start_revision: 1, prev_kv: true })
-            .await
+        let create = |value: &str| Txn {
+            compare: vec![Compare::Version("/a".into(), CompareOp::Equal, 0)],
+            success: vec![Op::put("/a", b(value))],
+            failure: vec![],
+        };
+        let mut seen = Vec::new();
+        let responses = store
+            .write(vec![create("first"), create("second")], |batches| {
+                seen = batches.iter().map(|batch| batch.revision).collect();
+                Ok(())
+            })
             .unwrap();
-        store.delete("/p/1", 0).await.unwrap();
-        let first = watch.next().await.unwrap().unwrap();
-        assert_eq!((first[0].kind, first[0].kv.mod_revision), (EventKind::Put, 1));
-        let second = watch.next().await.unwrap().unwrap();
-        assert_eq!((second[0].kind, second[0].kv.mod_revision), (EventKind::Delete, 3));
-        assert_eq!(second[0].prev_kv.as_ref().unwrap().value, b("a"));
+        assert_eq!(seen, [1]);
+        let succeeded: Vec<bool> = responses.into_iter().map(|r| r.unwrap().succeeded).collect();
+        assert_eq!(succeeded, [true, false], "the second create sees the first");
+        assert_eq!(store.get("/a").await.unwrap().unwrap().value, b("first"));
+    }
+
+    #[tokio::test]
+    async fn compaction_plan_keeps_the_newest_live_version() {
+        let store = MemStore::new();
+        store.put("/a", b("1")).await.unwrap(); // 1
+        store.put("/a", b("2")).await.unwrap(); // 2
+        store.put("/gone", b("x")).await.unwrap(); // 3
+        store.delete("/gone", 0).await.unwrap(); // 4
+        store.put("/a", b("3")).await.unwrap(); // 5
+        let mut removed = Vec::new();
+        store
+            .compact_with(4, |plan| {
+                removed = plan.to_vec();
+                Ok(())
+            })
+            .unwrap();
+        removed.sort();
+        assert_eq!(removed, [(1, "/a".to_string()), (3, "/gone".to_string()), (4, "/gone".to_string())]);
+        let at4 = store.range(RangeRequest { revision: 4, ..RangeRequest::prefix("/") }).await.unwrap();
+        assert_eq!(at4.kvs.iter().map(|kv| kv.value.clone()).collect::<Vec<_>>(), [b("2")]);
     }
 }
