@@ -1,7 +1,195 @@
 //! Starts the AWS endpoint (IAM, STS, EKS) and writes the AWS CLI's config and credentials.
+//!
+//! At first start it creates the default account's administrator — user `admin` with
+//! AdministratorAccess and one access key, kept in IAM state so restarts reuse it — and applies
+//! the configuration file's `aws:` section (every start, idempotently). It keeps its files in
+//! `DIR/aws/`: the endpoint's CA (`ca.pem`, key `ca-key.pem` 0600), the key that seals secrets
+//! at rest (`sealing.key`, 0600), and the CLI's `config` and `credentials`, where it owns the
+//! `default` profile only: profiles a user added (`aws configure --profile …`) are kept.
 
+use std::net::IpAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use aws_api::{AwsApi, IamHandle, IamService, KeyFileSealer};
+use chrono::Utc;
+use iam::EntityKind;
+
+use super::config::Config;
 use super::{Context, Started};
 
-pub async fn start(_ctx: &Context) -> anyhow::Result<Started> {
-    Ok(Started { env: vec![], summary: vec!["AWS endpoint: not built yet".to_string()] })
+/// The administrator created at first start.
+const ADMIN_USER: &str = "admin";
+const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+/// The running endpoint: what the env file and banner need, and the IAM view for the rest of
+/// Rampart.
+pub struct Running {
+    pub started: Started,
+    pub iam: IamHandle,
+}
+
+pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
+    let dir = std::path::absolute(ctx.args.data_dir.join("aws")).context("cannot resolve the data directory")?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let account = ctx.args.account_id.clone();
+    if !iam::policy::is_account_id(&account) {
+        anyhow::bail!("--account-id must be 12 digits, not '{account}'");
+    }
+
+    let sealer = KeyFileSealer::open_or_create(&dir.join("sealing.key"))?;
+    let service = IamService::load(ctx.store.clone(), Box::new(sealer)).await.context("cannot load IAM state")?;
+    let (key_id, secret) = ensure_admin(&service, &account).await.context("cannot create the administrator")?;
+    if let Some(spec) = &config.aws {
+        service.apply_spec(spec, Utc::now()).await.context("cannot apply the configuration file's aws section")?;
+    }
+    let iam = service.handle();
+
+    let listener = tokio::net::TcpListener::bind(ctx.args.aws_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for the AWS endpoint", ctx.args.aws_listen))?;
+    let address = listener.local_addr()?;
+    let host = match address.ip() {
+        ip if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        ip => ip,
+    };
+    let endpoint = match host {
+        IpAddr::V6(ip) => format!("https://[{ip}]:{}", address.port()),
+        IpAddr::V4(ip) => format!("https://{ip}:{}", address.port()),
+    };
+    let ca = load_or_create_ca(&dir)?;
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    if !names.contains(&host.to_string()) {
+        names.push(host.to_string());
+    }
+    let serving = ca.issue_server("rampart-aws-endpoint", &names)?;
+    let tls_config = tls::server_config(&serving, None)?;
+    let api = Arc::new(AwsApi::new(service));
+    tokio::spawn(async move {
+        if let Err(err) = tls::serve(listener, tls_config, api.router(), std::future::pending()).await {
+            tracing::error!(%err, "the AWS endpoint stopped");
+        }
+    });
+
+    let ca_path = dir.join("ca.pem");
+    let config_path = dir.join("config");
+    let credentials_path = dir.join("credentials");
+    let region = ctx.args.region.clone();
+    let ca_text = ca_path.display().to_string();
+    write_profile(
+        &config_path,
+        "default",
+        &[("region", region.as_str()), ("output", "json"), ("endpoint_url", &endpoint), ("ca_bundle", &ca_text)],
+    )?;
+    write_profile(&credentials_path, "default", &[("aws_access_key_id", &key_id), ("aws_secret_access_key", &secret)])?;
+
+    let admin_arn = iam::arn::user_arn(&account, "/", ADMIN_USER);
+    let env = vec![
+        ("AWS_ENDPOINT_URL".to_string(), endpoint.clone()),
+        ("AWS_CA_BUNDLE".to_string(), ca_path.display().to_string()),
+        ("AWS_CONFIG_FILE".to_string(), config_path.display().to_string()),
+        ("AWS_SHARED_CREDENTIALS_FILE".to_string(), credentials_path.display().to_string()),
+        ("AWS_DEFAULT_REGION".to_string(), region.clone()),
+    ];
+    let summary = vec![
+        format!("AWS endpoint (IAM, STS): {endpoint}, account {account}, region {region}"),
+        format!("AWS identity: {admin_arn} (profile default, access key {key_id})"),
+    ];
+    Ok(Running { started: Started { env, summary }, iam })
+}
+
+/// Creates user `admin` with AdministratorAccess and an access key unless they exist, and
+/// returns the key (the administrator's oldest active one).
+async fn ensure_admin(service: &IamService, account: &str) -> anyhow::Result<(String, String)> {
+    let key = service
+        .update(account, |account, _| {
+            let now = Utc::now();
+            let mut rng = rand::rng();
+            if account.user(ADMIN_USER).is_err() {
+                account.create_user(ADMIN_USER, None, vec![], now, &mut rng)?;
+            }
+            account.attach_policy(EntityKind::User, ADMIN_USER, ADMIN_POLICY)?;
+            let active = account
+                .access_keys_of(ADMIN_USER)?
+                .into_iter()
+                .find(|key| key.status == iam::AccessKeyStatus::Active)
+                .cloned();
+            match active {
+                Some(key) => Ok(key),
+                None => Ok(account.create_access_key(ADMIN_USER, now, &mut rng)?.clone()),
+            }
+        })
+        .await?;
+    Ok((key.access_key_id, key.secret_access_key))
+}
+
+/// The endpoint's CA, kept in the data directory so clients' `AWS_CA_BUNDLE` stays valid.
+fn load_or_create_ca(dir: &Path) -> anyhow::Result<tls::CertificateAuthority> {
+    let cert_path = dir.join("ca.pem");
+    let key_path = dir.join("ca-key.pem");
+    if cert_path.exists() && key_path.exists() {
+        let cert = std::fs::read_to_string(&cert_path)?;
+        let key = std::fs::read_to_string(&key_path)?;
+        return tls::CertificateAuthority::from_pem(&cert, &key)
+            .with_context(|| format!("cannot load the AWS endpoint's CA from {}", dir.display()));
+    }
+    let ca = tls::CertificateAuthority::generate("rampart-aws-ca")?;
+    write_private(&key_path, &ca.pem().key_pem)?;
+    std::fs::write(&cert_path, &ca.pem().cert_pem).with_context(|| format!("cannot write {}", cert_path.display()))?;
+    Ok(ca)
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Sets the `[profile]` section of an AWS CLI INI file to `values`, keeping every other section
+/// as it was (mode 0600: the credentials file holds secrets).
+fn write_profile(path: &PathBuf, profile: &str, values: &[(&str, &str)]) -> anyhow::Result<()> {
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let header = format!("[{profile}]");
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in existing.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            skipping = trimmed == header;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let mut section = format!("{header}\n");
+    for (key, value) in values {
+        section.push_str(&format!("{key} = {value}\n"));
+    }
+    let rest = out.trim_start_matches('\n');
+    let text = if rest.is_empty() { section } else { format!("{section}\n{rest}") };
+    write_private(path, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profiles_other_than_default_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        write_profile(&path, "default", &[("aws_access_key_id", "AKIA1")]).unwrap();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("\n[eks-user]\naws_access_key_id = AKIA2\n");
+        std::fs::write(&path, text).unwrap();
+        write_profile(&path, "default", &[("aws_access_key_id", "AKIA3")]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "[default]\naws_access_key_id = AKIA3\n\n[eks-user]\naws_access_key_id = AKIA2\n");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 }

@@ -6,6 +6,8 @@
 //! a client needs to reach it.
 
 mod aws;
+#[path = "../config.rs"]
+mod config;
 mod kube;
 
 use std::net::SocketAddr;
@@ -48,6 +50,8 @@ pub struct ServeArgs {
 pub struct Context {
     pub args: ServeArgs,
     pub store: Arc<dyn store::Store>,
+    /// IAM state, set once the AWS endpoint is up: the Kubernetes API verifies EKS tokens with it.
+    pub iam: Option<aws_api::IamHandle>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -71,9 +75,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let store: Arc<dyn store::Store> = Arc::new(store::MemStore::new());
-    let ctx = Context { args, store };
+    let config = config::Config::load(args.config.as_deref())?;
+    let mut ctx = Context { args, store, iam: None };
 
-    let aws = aws::start(&ctx).await?;
+    let aws::Running { started: aws, iam } = aws::start(&ctx, &config).await?;
+    ctx.iam = Some(iam);
     let kube = kube::start(&ctx).await?;
 
     let env_path = ctx.args.data_dir.join("env");

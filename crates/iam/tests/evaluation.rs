@@ -57,7 +57,8 @@ fn denial_name(denial: Denial) -> &'static str {
 #[test]
 fn every_case_decides_as_iam_does() {
     let corpus: Corpus = serde_saphyr::from_str(include_str!("data/evaluation.yaml")).expect("the corpus parses");
-    let parse = |value: &Value, kind| PolicyDocument::parse(&value.to_string(), kind).expect("corpus policies are valid");
+    let parse =
+        |value: &Value, kind| PolicyDocument::parse(&value.to_string(), kind).expect("corpus policies are valid");
     let policies: BTreeMap<&str, PolicyDocument> =
         corpus.policies.iter().map(|(name, doc)| (name.as_str(), parse(doc, PolicyKind::Identity))).collect();
     let trusts: BTreeMap<&str, PolicyDocument> =
@@ -88,14 +89,17 @@ fn every_case_decides_as_iam_does() {
                 account: case.role_account.as_deref().expect("a trust case names the role's account"),
             }),
         };
-        let caller = PrincipalRef { arn: "arn:aws:iam::111111111111:user/alice", account: "111111111111", role_arn: None };
+        let caller =
+            PrincipalRef { arn: "arn:aws:iam::111111111111:user/alice", account: "111111111111", role_arn: None };
         let request = AuthzRequest { action: &case.action, resource: &case.resource, context: &context };
         let decision = authorize(&caller, &set, &request);
         let got = match decision {
             Ok(()) => "Allow",
             Err(denial) => {
                 let message = denial.message(caller.arn, &case.action, &case.resource);
-                assert!(message.starts_with(&format!("User: {} is not authorized to perform: {}", caller.arn, case.action)));
+                assert!(
+                    message.starts_with(&format!("User: {} is not authorized to perform: {}", caller.arn, case.action))
+                );
                 denial_name(denial)
             }
         };
