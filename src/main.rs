@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module with its own clap `Args` and a `run` function; this
 //! file only lists them.
 
+mod analysis;
 mod serve;
 
 use std::process::ExitCode;
@@ -21,11 +22,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Serve(serve::ServeArgs),
+    /// Inspect authorization offline: `rampart auth can-i ...` over RBAC manifests.
+    Auth(analysis::AuthArgs),
+    /// List the subjects that may perform an action, with the bindings and roles that grant it.
+    WhoCan(analysis::WhoCanArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Auth(args) => analysis::run_auth(args),
+        Command::WhoCan(args) => analysis::run_who_can(args),
     }
 }

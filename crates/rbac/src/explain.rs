@@ -37,7 +37,8 @@ pub struct NearMiss {
 pub enum BindingVerdict {
     /// Its role does not exist (the binding grants nothing).
     RoleMissing,
-    /// No rule of its role matches; the closest ones.
+    /// No rule of its role matches; the closest ones of the request's kind (none when the role
+    /// has no rule about resources, or none about non-resource URLs, as the request needs).
     NoRuleMatched(Vec<NearMiss>),
 }
 
@@ -104,13 +105,18 @@ fn failed_fields(attrs: &Attributes, rule: &PolicyRule) -> Vec<RuleField> {
     failed
 }
 
-/// The rules that failed on the fewest fields (at most three).
+/// The rules of the request's kind (resource or non-resource) that failed on the fewest fields
+/// (at most three).
 fn closest(attrs: &Attributes, rules: &[PolicyRule]) -> Vec<NearMiss> {
-    let misses: Vec<NearMiss> = rules
-        .iter()
-        .enumerate()
-        .map(|(rule_index, rule)| NearMiss { rule_index, rule: rule.clone(), failed: failed_fields(attrs, rule) })
-        .collect();
+    let misses: Vec<NearMiss> =
+        rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| {
+                if attrs.resource.is_some() { !rule.resources.is_empty() } else { !rule.non_resource_urls.is_empty() }
+            })
+            .map(|(rule_index, rule)| NearMiss { rule_index, rule: rule.clone(), failed: failed_fields(attrs, rule) })
+            .collect();
     let best = misses.iter().map(|m| m.failed.len()).min().unwrap_or(0);
     misses.into_iter().filter(|m| m.failed.len() == best).take(3).collect()
 }
@@ -199,7 +205,8 @@ impl fmt::Display for ExplanationDisplay<'_> {
                             writeln!(f, "    {} (the binding grants nothing)", a.role.not_found())?
                         }
                         BindingVerdict::NoRuleMatched(misses) if misses.is_empty() => {
-                            writeln!(f, "    {} has no rules", a.role)?
+                            let about = if attrs.resource.is_some() { "resources" } else { "non-resource URLs" };
+                            writeln!(f, "    {} has no rule about {about}", a.role)?
                         }
                         BindingVerdict::NoRuleMatched(misses) => {
                             writeln!(f, "    no rule of {} matches; closest:", a.role)?;

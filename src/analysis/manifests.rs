@@ -1,0 +1,198 @@
+//! Reading the policy the offline commands evaluate: RBAC objects from `-f FILE|DIR|-` (JSON or
+//! multi-document YAML, `List` kinds included), on top of the Kubernetes 1.32 bootstrap policy
+//! unless `--no-bootstrap`; ClusterRole aggregation applied as the controller would.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use rbac::{Authorizer, ClusterRole, ClusterRoleBinding, Role, RoleBinding, aggregate, bootstrap};
+use serde_json::Value;
+
+use super::AnalysisError;
+
+/// Where the policy comes from.
+#[derive(Args, Debug, Clone)]
+pub struct PolicyArgs {
+    /// Manifests to read RBAC objects from: a file, a directory (its .yaml, .yml and .json
+    /// files) or - for standard input. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-")]
+    pub filenames: Vec<String>,
+    /// Leave out the bootstrap policy every cluster has (cluster-admin, system:basic-user, ...).
+    #[arg(long)]
+    pub no_bootstrap: bool,
+}
+
+/// The RBAC objects read, in the order read (later ones replace earlier ones of the same name).
+#[derive(Default, Debug)]
+pub struct Policy {
+    pub roles: Vec<Role>,
+    pub cluster_roles: Vec<ClusterRole>,
+    pub role_bindings: Vec<RoleBinding>,
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+}
+
+impl Policy {
+    /// The authorizer holding this policy, aggregated ClusterRoles filled in.
+    pub fn authorizer(&self) -> Authorizer {
+        let mut cluster_roles: Vec<ClusterRole> = Vec::new();
+        for role in &self.cluster_roles {
+            cluster_roles.retain(|r| r.metadata.name != role.metadata.name);
+            cluster_roles.push(role.clone());
+        }
+        Authorizer::from_objects(
+            &self.roles,
+            &aggregate(&cluster_roles),
+            &self.role_bindings,
+            &self.cluster_role_bindings,
+        )
+    }
+}
+
+/// Reads the policy; warnings (skipped documents) go to stderr.
+pub fn load(args: &PolicyArgs) -> Result<Policy, AnalysisError> {
+    let mut policy = Policy::default();
+    if !args.no_bootstrap {
+        policy.cluster_roles.extend_from_slice(bootstrap::cluster_roles());
+        policy.cluster_role_bindings.extend_from_slice(bootstrap::cluster_role_bindings());
+    }
+    for name in &args.filenames {
+        for (label, text) in sources(name)? {
+            let json = label.ends_with(".json");
+            for (doc, value) in parse(&label, &text, json)? {
+                add(&mut policy, &label, doc, value)?;
+            }
+        }
+    }
+    Ok(policy)
+}
+
+fn read_error(path: &str, e: std::io::Error) -> AnalysisError {
+    AnalysisError::Usage(format!("cannot read {path}: {e}"))
+}
+
+/// The (label, text) of each file behind one `-f` argument.
+fn sources(name: &str) -> Result<Vec<(String, String)>, AnalysisError> {
+    if name == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| read_error("standard input", e))?;
+        return Ok(vec![("<stdin>".into(), text)]);
+    }
+    let path = Path::new(name);
+    if !path.is_dir() {
+        let text = std::fs::read_to_string(path).map_err(|e| read_error(name, e))?;
+        return Ok(vec![(name.into(), text)]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| read_error(name, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let label = p.display().to_string();
+            std::fs::read_to_string(&p).map(|t| (label.clone(), t)).map_err(|e| read_error(&label, e))
+        })
+        .collect()
+}
+
+/// The documents of a file with their 1-based index.
+fn parse(label: &str, text: &str, json: bool) -> Result<Vec<(usize, Value)>, AnalysisError> {
+    if json {
+        let value: Value = serde_json::from_str(text).map_err(|e| AnalysisError::Manifest {
+            file: label.into(),
+            document: 1,
+            message: e.to_string(),
+        })?;
+        return Ok(vec![(1, value)]);
+    }
+    match serde_saphyr::from_multiple::<Value>(text) {
+        Ok(docs) => Ok(docs.into_iter().filter(|d| !d.is_null()).enumerate().map(|(i, d)| (i + 1, d)).collect()),
+        Err(e) => {
+            let line = e.location().map(|l| l.line() as usize).unwrap_or(1);
+            Err(AnalysisError::Manifest {
+                file: label.into(),
+                document: document_at(text, line),
+                message: e.to_string(),
+            })
+        }
+    }
+}
+
+/// Which document (1-based) line `line` (1-based) of a YAML stream is in.
+fn document_at(text: &str, line: usize) -> usize {
+    let mut document = 1;
+    let mut seen_content = false;
+    for l in text.lines().take(line.saturating_sub(1)) {
+        if l.starts_with("---") {
+            if seen_content {
+                document += 1;
+            }
+            seen_content = false;
+        } else if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
+            seen_content = true;
+        }
+    }
+    document
+}
+
+fn add(policy: &mut Policy, file: &str, document: usize, value: Value) -> Result<(), AnalysisError> {
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Some(items) = value.get("items").and_then(Value::as_array).filter(|_| kind.ends_with("List")) {
+        for item in items {
+            add(policy, file, document, item.clone())?;
+        }
+        return Ok(());
+    }
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let rbac_group = api_version.starts_with("rbac.authorization.k8s.io/");
+    let invalid =
+        |e: serde_json::Error| AnalysisError::Manifest { file: file.into(), document, message: format!("{kind}: {e}") };
+    match (kind.as_str(), rbac_group) {
+        ("Role", true) => {
+            let mut role: Role = serde_json::from_value(value).map_err(invalid)?;
+            default_namespace(&mut role.metadata.namespace);
+            policy.roles.push(role);
+        }
+        ("ClusterRole", true) => policy.cluster_roles.push(serde_json::from_value(value).map_err(invalid)?),
+        ("RoleBinding", true) => {
+            let mut binding: RoleBinding = serde_json::from_value(value).map_err(invalid)?;
+            binding.apply_defaults();
+            default_namespace(&mut binding.metadata.namespace);
+            policy.role_bindings.push(binding);
+        }
+        ("ClusterRoleBinding", true) => {
+            let mut binding: ClusterRoleBinding = serde_json::from_value(value).map_err(invalid)?;
+            binding.apply_defaults();
+            policy.cluster_role_bindings.push(binding);
+        }
+        _ => {
+            let what = if kind.is_empty() { "a document without kind".to_string() } else { format!("kind {kind:?}") };
+            eprintln!("warning: {file}: document {document}: skipping {what} (not an RBAC kind)");
+        }
+    }
+    Ok(())
+}
+
+/// A namespaced object without a namespace lands in `default`, as `kubectl apply -f` puts it.
+fn default_namespace(namespace: &mut String) {
+    if namespace.is_empty() {
+        *namespace = "default".into();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_index_of_a_line() {
+        let text = "# c\n---\na: 1\n---\nb: 2\n---\nc: [\n";
+        assert_eq!(document_at(text, 3), 1);
+        assert_eq!(document_at(text, 5), 2);
+        assert_eq!(document_at(text, 7), 3);
+        assert_eq!(document_at("a: 1\n---\nb: ]\n", 3), 2);
+    }
+}
