@@ -88,7 +88,9 @@ where
         let exited = async {
             let status = tokio::select! {
                 status = child.wait() => status,
-                _ = container.wait_for(|state| !matches!(state, crate::ContainerState::Running { .. })) => {
+                _ = async {
+                    container.wait_for(|state| !matches!(state, crate::ContainerState::Running { .. })).await.is_ok()
+                } => {
                     group.signal(Signal::KILL);
                     child.wait().await
                 }
@@ -193,11 +195,11 @@ async fn write_stdin(mut stdin: Option<StdinWriter>, mut input: mpsc::Receiver<I
     while let Some(next) = input.recv().await {
         match next {
             Input::Data(data) => {
-                if let Some(writer) = &mut stdin {
-                    if writer.write(&data).await.is_err() {
-                        // The process closed its stdin; the rest of the input is dropped.
-                        stdin = None;
-                    }
+                if let Some(writer) = &mut stdin
+                    && writer.write(&data).await.is_err()
+                {
+                    // The process closed its stdin; the rest of the input is dropped.
+                    stdin = None;
                 }
             }
             Input::Close => {

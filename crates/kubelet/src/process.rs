@@ -54,6 +54,14 @@ impl ProcessGroup {
         }
     }
 
+    /// Sends `signal` to the group's leader only, as containerd signals a container's init
+    /// process when it stops the container.
+    pub(crate) fn signal_leader(&self, signal: Signal) {
+        if let Some(pgid) = self.pgid {
+            let _ = rustix::process::kill_process(pgid, signal);
+        }
+    }
+
     /// Kills what is left of the group and forgets it, so the id is never signalled again.
     pub(crate) fn kill(&mut self) {
         self.signal(Signal::KILL);

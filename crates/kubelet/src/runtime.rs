@@ -11,8 +11,9 @@
 //! group, its output going to the log; when it exits the container is terminated with its exit
 //! code and the caller (the pod lifecycle controller) decides about restarts. A container with
 //! neither "runs" with no process until stopped, its log holding one start line. Each instance
-//! is watched by one task; stopping sends SIGTERM to the group, then SIGKILL after the grace
-//! period.
+//! is watched by one task; stopping sends SIGTERM to the main process, as containerd does, then
+//! SIGKILL to the whole group after the grace period. When the main process ends, the rest of
+//! its group is killed, as a container's processes die with its init process.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -325,8 +326,8 @@ impl Sandbox {
         Ok(StartedContainer { container_id, restart_count, started_at, state: state_rx })
     }
 
-    /// Stops a container's current instance: SIGTERM to its process group, SIGKILL after
-    /// `grace`. Returns how it terminated (at once if it already had).
+    /// Stops a container's current instance: SIGTERM to its main process, SIGKILL to its
+    /// process group after `grace`. Returns how it terminated (at once if it already had).
     pub async fn stop_container(&self, name: &str, grace: Duration) -> Result<Terminated, KubeletError> {
         let instance = lock(&self.state).containers.get(name).map(|record| record.current.clone());
         let mut instance = instance.ok_or_else(|| KubeletError::ContainerNotFound { container: name.to_string() })?;
@@ -477,7 +478,7 @@ async fn supervise_process(
     let status = tokio::select! {
         status = child.wait() => status,
         grace = stop.recv() => {
-            group.signal(Signal::TERM);
+            group.signal_leader(Signal::TERM);
             match tokio::time::timeout(grace.unwrap_or_default(), child.wait()).await {
                 Ok(status) => status,
                 Err(_) => {

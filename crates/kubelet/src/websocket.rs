@@ -1,6 +1,6 @@
 //! The adapter for axum's WebSocket, so the API server's exec handler is two calls:
 //!
-//! ```ignore
+//! ```text
 //! let (upgrade, Some(protocol)) = kubelet::websocket::negotiate(upgrade) else { /* 400 */ };
 //! let exec = runtime.exec(&pod, &container, &query.options);
 //! upgrade.on_upgrade(move |socket| async move { kubelet::websocket::serve(socket, protocol, exec).await; })

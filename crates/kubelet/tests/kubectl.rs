@@ -1,0 +1,314 @@
+//! The runtime's logs and exec driven by the real `kubectl` 1.32.
+//!
+//! Until the API server serves `pods/log` and `pods/exec` from this crate, a small axum app
+//! stands in for kube-apiserver's routing: it answers `/version`, discovery and `GET pod` with
+//! fixed documents, and hands `pods/log` and `pods/exec` to the runtime exactly as the server
+//! will (`PodLogQuery::parse` → `Runtime::logs`, `PodExecQuery::parse` → `Runtime::exec` →
+//! `websocket::serve`). Everything kubectl streams goes through the crate's own code.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::*;
+use kubelet::{KubeletError, PodExecQuery, PodLogQuery, PodRef};
+
+struct Server {
+    t: TestRuntime,
+    pod: PodRef,
+}
+
+fn status_response(err: &KubeletError) -> Response {
+    let body = serde_json::json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": err.to_string(), "reason": err.reason(), "code": err.http_status(),
+    });
+    let code = StatusCode::from_u16(err.http_status()).unwrap();
+    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+async fn pod_log(State(server): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
+    let query = match PodLogQuery::parse(&server.pod.name, query.as_deref().unwrap_or_default()) {
+        Ok(query) => query,
+        Err(err) => return status_response(&err),
+    };
+    let container = query.container.as_deref().unwrap_or("main");
+    match server.t.runtime.logs(&server.pod, container, &query.options) {
+        Ok(stream) => ([(header::CONTENT_TYPE, "text/plain")], Body::from_stream(stream)).into_response(),
+        Err(err) => status_response(&err),
+    }
+}
+
+async fn pod_exec(State(server): State<Arc<Server>>, RawQuery(query): RawQuery, upgrade: WebSocketUpgrade) -> Response {
+    let query = match PodExecQuery::parse(query.as_deref().unwrap_or_default()) {
+        Ok(query) => query,
+        Err(err) => return status_response(&err),
+    };
+    let (upgrade, Some(protocol)) = kubelet::websocket::negotiate(upgrade) else {
+        return status_response(&KubeletError::BadRequest("no supported channel protocol".into()));
+    };
+    let container = query.container.unwrap_or_else(|| "main".into());
+    upgrade.on_upgrade(move |socket| async move {
+        let exec = server.t.runtime.exec(&server.pod, &container, &query.options);
+        kubelet::websocket::serve(socket, protocol, exec).await;
+    })
+}
+
+/// kubectl falls back to SPDY when the WebSocket upgrade is refused; this server refuses it.
+async fn spdy_refused() -> Response {
+    status_response(&KubeletError::BadRequest("Upgrade request required".into()))
+}
+
+fn json(body: serde_json::Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+fn pod_document() -> serde_json::Value {
+    let containers: Vec<_> = ["main", "job", "follow"]
+        .iter()
+        .map(|name| serde_json::json!({"name": name, "image": "busybox:1.36"}))
+        .collect();
+    serde_json::json!({
+        "kind": "Pod", "apiVersion": "v1",
+        "metadata": {"name": "web", "namespace": "default", "uid": pod("web").uid,
+                     "annotations": {"kubectl.kubernetes.io/default-container": "main"}},
+        "spec": {"containers": containers, "nodeName": "node-1"},
+        "status": {"phase": "Running", "podIP": "10.0.0.5"},
+    })
+}
+
+fn router(server: Arc<Server>) -> Router {
+    Router::new()
+        .route("/version", get(|| async { json(serde_json::json!({"major": "1", "minor": "32", "gitVersion": "v1.32.4"})) }))
+        .route("/api", get(|| async { json(serde_json::json!({"kind": "APIVersions", "versions": ["v1"]})) }))
+        .route(
+            "/apis",
+            get(|| async { json(serde_json::json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []})) }),
+        )
+        .route(
+            "/api/v1",
+            get(|| async {
+                json(serde_json::json!({
+                    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1",
+                    "resources": [
+                        {"name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+                         "verbs": ["get", "list"], "shortNames": ["po"]},
+                        {"name": "pods/exec", "singularName": "", "namespaced": true, "kind": "PodExecOptions", "verbs": ["create", "get"]},
+                        {"name": "pods/log", "singularName": "", "namespaced": true, "kind": "Pod", "verbs": ["get"]},
+                    ]
+                }))
+            }),
+        )
+        .route("/api/v1/namespaces/default/pods/web", get(|| async { json(pod_document()) }))
+        .route("/api/v1/namespaces/default/pods/web/log", get(pod_log))
+        .route("/api/v1/namespaces/default/pods/web/exec", get(pod_exec).post(spdy_refused))
+        .with_state(server)
+}
+
+struct Kubectl {
+    home: PathBuf,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Kubectl {
+    fn new(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+                 users:\n- name: test\n  user: {{}}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    \
+                 user: test\n    namespace: default\ncurrent-context: test\n"
+            ),
+        )
+        .unwrap();
+        Self { home, kubeconfig, _dir: dir }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("kubectl");
+        command.args(args).env("HOME", &self.home).env("KUBECONFIG", &self.kubeconfig);
+        command
+    }
+
+    async fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut command = self.command(args);
+        let stdin = stdin.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the real kubectl is required");
+            child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            Output {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    /// The shell command line running kubectl with this client's environment.
+    fn shell_line(&self, args: &str) -> String {
+        format!("env HOME={} KUBECONFIG={} kubectl {args}", self.home.display(), self.kubeconfig.display())
+    }
+}
+
+async fn start() -> (Arc<Server>, Kubectl) {
+    let t = runtime();
+    let pod = pod("web");
+    let sandbox = t.runtime.run_pod_sandbox(&pod).unwrap();
+    sandbox.start_container(&container("main", &[])).unwrap();
+    let server = Arc::new(Server { t, pod });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = router(Arc::clone(&server));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (server, Kubectl::new(port))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_over_the_websocket() {
+    let (_server, kubectl) = start().await;
+
+    let out = kubectl.run(&["exec", "web", "--", "echo", "hi"], "").await;
+    assert_eq!((out.code, out.stdout.as_str()), (0, "hi\n"), "{out:?}");
+
+    let out = kubectl.run(&["exec", "web", "--", "sh", "-c", "echo out; echo err >&2; exit 3"], "").await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert_eq!(out.stdout, "out\n");
+    assert_eq!(out.stderr, "err\ncommand terminated with exit code 3\n");
+
+    let out = kubectl.run(&["exec", "-i", "web", "--", "cat"], "piped input\nsecond line\n").await;
+    assert_eq!((out.code, out.stdout.as_str()), (0, "piped input\nsecond line\n"), "{out:?}");
+
+    let out = kubectl.run(&["exec", "web", "-c", "missing", "--", "true"], "").await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: Internal error occurred: unable to upgrade connection: container not found (\"missing\")\n"
+    );
+
+    let out = kubectl.run(&["exec", "web", "--", "no-such-command"], "").await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: Internal error occurred: Internal error occurred: error executing command"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains(r#"exec: "no-such-command": executable file not found in $PATH"#), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_logs_with_its_options() {
+    let (server, kubectl) = start().await;
+    let sandbox = server.t.runtime.sandbox(&server.pod.uid).unwrap();
+    sandbox
+        .start_container(&container("job", &["sh", "-c", "for i in 1 2 3; do echo line $i; done; exit 3"]))
+        .unwrap()
+        .wait()
+        .await;
+
+    let out = kubectl.run(&["logs", "web"], "").await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("Rampart simulates container main (image busybox:1.36)"), "{out:?}");
+
+    let out = kubectl.run(&["logs", "web", "-c", "job", "--tail=2"], "").await;
+    assert_eq!((out.code, out.stdout.as_str()), (0, "line 2\nline 3\n"), "{out:?}");
+
+    let out = kubectl.run(&["logs", "web", "-c", "job", "--tail=1", "--timestamps"], "").await;
+    let (stamp, line) = out.stdout.split_once(' ').unwrap();
+    assert_eq!(line, "line 3\n");
+    assert!(chrono::DateTime::parse_from_rfc3339(stamp).is_ok(), "{stamp}");
+
+    let out = kubectl.run(&["logs", "web", "-c", "job", "--limit-bytes=9"], "").await;
+    assert_eq!(out.stdout, "line 1\nli");
+
+    let out = kubectl.run(&["logs", "web", "-c", "job", "--previous"], "").await;
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "Error from server (BadRequest): previous terminated container \"job\" in pod \"web\" not found\n"
+    );
+
+    // -f streams while the container runs and ends when it exits.
+    let started = std::time::Instant::now();
+    sandbox
+        .start_container(&container("follow", &["sh", "-c", "echo first; sleep 1; echo second; sleep 1; echo third"]))
+        .unwrap();
+    let out = kubectl.run(&["logs", "-f", "web", "-c", "follow"], "").await;
+    assert_eq!((out.code, out.stdout.as_str()), (0, "first\nsecond\nthird\n"), "{out:?}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+}
+
+fn tmux(socket: &str, args: &[&str]) -> String {
+    let out = Command::new("tmux").arg("-L").arg(socket).args(args).output().expect("tmux is required");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn screen_shows(socket: &str, needle: &str) -> bool {
+    for _ in 0..200 {
+        if tmux(socket, &["capture-pane", "-p", "-t", "exec"]).contains(needle) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_it_gives_an_interactive_shell_on_a_pty() {
+    let (_server, kubectl) = start().await;
+    let socket = format!("kubelet-test-{}", std::process::id());
+    let line = kubectl.shell_line("exec -it web -- sh");
+    let script = format!("{line}; echo EXIT=$?; sleep 60");
+    tmux(&socket, &["new-session", "-d", "-s", "exec", "-x", "100", "-y", "30", &script]);
+    let _cleanup = KillServer(socket.clone());
+
+    tmux(&socket, &["send-keys", "-t", "exec", "echo hello-from-tty; tty; stty size", "Enter"]);
+    assert!(screen_shows(&socket, "30 100").await, "{}", tmux(&socket, &["capture-pane", "-p", "-t", "exec"]));
+    let screen = tmux(&socket, &["capture-pane", "-p", "-t", "exec"]);
+    assert!(screen.contains("hello-from-tty"), "{screen}");
+    assert!(screen.contains("/dev/pts/"), "{screen}");
+
+    tmux(&socket, &["resize-window", "-t", "exec", "-x", "120", "-y", "40"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tmux(&socket, &["send-keys", "-t", "exec", "stty size; exit 7", "Enter"]);
+    assert!(screen_shows(&socket, "EXIT=7").await, "{}", tmux(&socket, &["capture-pane", "-p", "-t", "exec"]));
+    let screen = tmux(&socket, &["capture-pane", "-p", "-t", "exec"]);
+    assert!(screen.contains("40 120"), "{screen}");
+    assert!(screen.contains("command terminated with exit code 7"), "{screen}");
+}
+
+struct KillServer(String);
+
+impl Drop for KillServer {
+    fn drop(&mut self) {
+        tmux(&self.0, &["kill-server"]);
+    }
+}
