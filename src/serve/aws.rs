@@ -154,24 +154,30 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 fn write_profile(path: &PathBuf, profile: &str, values: &[(&str, &str)]) -> anyhow::Result<()> {
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let header = format!("[{profile}]");
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in existing.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            skipping = trimmed == header;
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
     let mut section = format!("{header}\n");
     for (key, value) in values {
         section.push_str(&format!("{key} = {value}\n"));
     }
-    let rest = out.trim_start_matches('\n');
-    let text = if rest.is_empty() { section } else { format!("{section}\n{rest}") };
+    // Every other section stays as it was, with the blank lines that separate them.
+    let mut others = String::new();
+    let mut skipping = false;
+    let mut blank_lines = 0;
+    for line in existing.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            if skipping {
+                others.push_str(&"\n".repeat(blank_lines));
+            }
+            skipping = trimmed == header;
+        }
+        if skipping {
+            blank_lines = if trimmed.is_empty() { blank_lines + 1 } else { 0 };
+        } else {
+            others.push_str(line);
+            others.push('\n');
+        }
+    }
+    let text = format!("{section}{others}");
     write_private(path, &text)
 }
 
@@ -190,6 +196,8 @@ mod tests {
         write_profile(&path, "default", &[("aws_access_key_id", "AKIA3")]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text, "[default]\naws_access_key_id = AKIA3\n\n[eks-user]\naws_access_key_id = AKIA2\n");
+        write_profile(&path, "default", &[("aws_access_key_id", "AKIA3")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "rewriting the same profile changes nothing");
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
