@@ -58,6 +58,13 @@ pub enum KubeletError {
     /// Local execution is turned off on this server.
     #[error("{0}")]
     ExecDisabled(String),
+    /// An exec, attach or port-forward asked for SPDY (kubectl's fallback when the WebSocket
+    /// upgrade is refused, or with `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`).
+    #[error(
+        "this server speaks the remote command protocol over WebSocket (v5.channel.k8s.io) only, not SPDY: use \
+         kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false"
+    )]
+    SpdyUnsupported,
     /// `start_container` for a container whose current instance still runs.
     #[error("container {} in pod {} is already running", go_quote(container), go_quote(pod))]
     ContainerRunning { container: String, pod: String },
@@ -82,7 +89,8 @@ impl KubeletError {
             | Self::ContainerNotValid { .. }
             | Self::ContainerWaiting { .. }
             | Self::PreviousNotFound { .. }
-            | Self::BadRequest(_) => 400,
+            | Self::BadRequest(_)
+            | Self::SpdyUnsupported => 400,
             Self::InvalidOptions { .. } => 422,
             Self::ExecDisabled(_) => 403,
             Self::ContainerNotFound { .. }

@@ -64,9 +64,9 @@ async fn pod_exec(State(server): State<Arc<Server>>, RawQuery(query): RawQuery, 
     })
 }
 
-/// kubectl falls back to SPDY when the WebSocket upgrade is refused; this server refuses it.
+/// kubectl falls back to SPDY when the WebSocket upgrade is refused; SPDY is refused too.
 async fn spdy_refused() -> Response {
-    status_response(&KubeletError::BadRequest("Upgrade request required".into()))
+    status_response(&KubeletError::SpdyUnsupported)
 }
 
 fn json(body: serde_json::Value) -> Response {
@@ -213,6 +213,16 @@ async fn kubectl_exec_over_the_websocket() {
     assert_eq!(
         out.stderr,
         "error: Internal error occurred: unable to upgrade connection: container not found (\"missing\")\n"
+    );
+
+    let mut spdy_only = kubectl.command(&["exec", "web", "--", "echo", "hi"]);
+    spdy_only.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+    let out = tokio::task::spawn_blocking(move || spdy_only.output().unwrap()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error from server (BadRequest): this server speaks the remote command protocol over WebSocket \
+         (v5.channel.k8s.io) only, not SPDY: use kubectl 1.30 or later without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false\n"
     );
 
     let out = kubectl.run(&["exec", "web", "--", "no-such-command"], "").await;
