@@ -173,11 +173,6 @@ impl Kubectl {
         .await
         .unwrap()
     }
-
-    /// The shell command line running kubectl with this client's environment.
-    fn shell_line(&self, args: &str) -> String {
-        format!("env HOME={} KUBECONFIG={} kubectl {args}", self.home.display(), self.kubeconfig.display())
-    }
 }
 
 async fn start() -> (Arc<Server>, Kubectl) {
@@ -276,49 +271,66 @@ async fn kubectl_logs_with_its_options() {
     assert!(started.elapsed() >= Duration::from_secs(2));
 }
 
-fn tmux(socket: &str, args: &[&str]) -> String {
-    let out = Command::new("tmux").arg("-L").arg(socket).args(args).output().expect("tmux is required");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+/// What a terminal showed, filled by a task reading the PTY's master side.
+#[derive(Clone, Default)]
+struct Screen(Arc<std::sync::Mutex<Vec<u8>>>);
 
-async fn screen_shows(socket: &str, needle: &str) -> bool {
-    for _ in 0..200 {
-        if tmux(socket, &["capture-pane", "-p", "-t", "exec"]).contains(needle) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+impl Screen {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
-    false
+
+    async fn shows(&self, needle: &str) -> bool {
+        for _ in 0..200 {
+            if self.text().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
 }
 
+/// `kubectl exec -it` run on a real terminal (a PTY of the test's own, 100x30 then resized to
+/// 120x40, which sends kubectl SIGWINCH), typed into as a user would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_exec_it_gives_an_interactive_shell_on_a_pty() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     let (_server, kubectl) = start().await;
-    let socket = format!("kubelet-test-{}", std::process::id());
-    let line = kubectl.shell_line("exec -it web -- sh");
-    let script = format!("{line}; echo EXIT=$?; sleep 60");
-    tmux(&socket, &["new-session", "-d", "-s", "exec", "-x", "100", "-y", "30", &script]);
-    let _cleanup = KillServer(socket.clone());
+    let (pty, pts) = pty_process::open().unwrap();
+    pty.resize(pty_process::Size::new(30, 100)).unwrap();
+    let mut child = pty_process::Command::new("kubectl")
+        .args(["exec", "-it", "web", "--", "sh"])
+        .env("HOME", &kubectl.home)
+        .env("KUBECONFIG", &kubectl.kubeconfig)
+        .kill_on_drop(true)
+        .spawn(pts)
+        .expect("the real kubectl is required");
+    let (mut reader, mut keyboard) = pty.into_split();
+    let screen = Screen::default();
+    let filled = screen.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            filled.0.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
 
-    tmux(&socket, &["send-keys", "-t", "exec", "echo hello-from-tty; tty; stty size", "Enter"]);
-    assert!(screen_shows(&socket, "30 100").await, "{}", tmux(&socket, &["capture-pane", "-p", "-t", "exec"]));
-    let screen = tmux(&socket, &["capture-pane", "-p", "-t", "exec"]);
-    assert!(screen.contains("hello-from-tty"), "{screen}");
-    assert!(screen.contains("/dev/pts/"), "{screen}");
+    keyboard.write_all(b"echo hello-from-tty; tty; stty size\r").await.unwrap();
+    assert!(screen.shows("30 100").await, "{}", screen.text());
+    let text = screen.text();
+    assert!(text.contains("hello-from-tty\r\n"), "{text}");
+    assert!(text.contains("/dev/pts/"), "{text}");
 
-    tmux(&socket, &["resize-window", "-t", "exec", "-x", "120", "-y", "40"]);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    tmux(&socket, &["send-keys", "-t", "exec", "stty size; exit 7", "Enter"]);
-    assert!(screen_shows(&socket, "EXIT=7").await, "{}", tmux(&socket, &["capture-pane", "-p", "-t", "exec"]));
-    let screen = tmux(&socket, &["capture-pane", "-p", "-t", "exec"]);
-    assert!(screen.contains("40 120"), "{screen}");
-    assert!(screen.contains("command terminated with exit code 7"), "{screen}");
-}
-
-struct KillServer(String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        tmux(&self.0, &["kill-server"]);
-    }
+    keyboard.resize(pty_process::Size::new(40, 120)).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    keyboard.write_all(b"stty size; exit 7\r").await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(7), "{}", screen.text());
+    assert!(screen.shows("command terminated with exit code 7").await, "{}", screen.text());
+    assert!(screen.text().contains("40 120"), "{}", screen.text());
 }
