@@ -225,9 +225,12 @@ impl LogStream {
             None => 0,
         };
         let since = options.since.map(|since| match since {
-            LogSince::Seconds(seconds) => {
-                Utc::now() - chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
-            }
+            // Further back than time goes means everything.
+            LogSince::Seconds(seconds) => i64::try_from(seconds)
+                .ok()
+                .and_then(chrono::Duration::try_seconds)
+                .and_then(|back| Utc::now().checked_sub_signed(back))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
             LogSince::Time(time) => time,
         });
         let reader = Reader {
@@ -468,6 +471,10 @@ mod tests {
         // sinceSeconds counts back from now: everything in 2024 is older than a second ago.
         let recent = LogOptions { since: Some(LogSince::Seconds(1)), ..Default::default() };
         assert_eq!(read_all(&path, recent).await, "");
+        let forever = LogOptions { since: Some(LogSince::Seconds(u64::MAX)), ..Default::default() };
+        assert_eq!(read_all(&path, forever).await, "one\ntwo\nthree\nfour\n");
+        let huge = PodLogQuery::parse("p", "sinceSeconds=9223372036854775807").unwrap().options;
+        assert_eq!(read_all(&path, huge).await, "one\ntwo\nthree\nfour\n");
     }
 
     #[tokio::test]
