@@ -4,6 +4,8 @@
 //! the resource up, as IAM does), runs the operation on the caller's account and renders AWS's
 //! XML shape.
 
+use std::collections::BTreeMap;
+
 use iam::arn;
 use iam::condition::ContextKeys;
 use iam::{
@@ -205,6 +207,21 @@ fn with_account<T>(call: &Call<'_>, f: impl FnOnce(&Account) -> Result<T, IamErr
         .map_err(AwsError::from)
 }
 
+/// The entities of the caller's account under `PathPrefix`, one page of them.
+fn page_by_path<T: Clone>(
+    call: &Call<'_>,
+    entities: fn(&Account) -> &BTreeMap<String, T>,
+    path: fn(&T) -> &str,
+) -> Result<iam::Page<T>, AwsError> {
+    let prefix = call.params.get("PathPrefix").unwrap_or("/");
+    let max_items = call.params.int("MaxItems", "maxItems")?;
+    with_account(call, |a| {
+        let selected =
+            entities(a).iter().filter(|(_, e)| path(e).starts_with(prefix)).map(|(k, e)| (k.clone(), e.clone()));
+        paginate(selected, call.params.get("Marker"), max_items)
+    })
+}
+
 /// Handles IAM action `call.action`; `None` when IAM has no such action.
 pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsError> {
     if let Some((op, kind)) = entity_op(&call.action) {
@@ -269,16 +286,7 @@ pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsErr
         }
         "ListUsers" => {
             call.authorize("iam:ListUsers", &arn::user_arn(&account, "/", ""))?;
-            let page = with_account(call, |a| {
-                paginate(
-                    a.users
-                        .iter()
-                        .filter(|(_, u)| u.path.starts_with(path_prefix))
-                        .map(|(k, u)| (k.clone(), u.clone())),
-                    marker,
-                    max_items,
-                )
-            })?;
+            let page = page_by_path(call, |a| &a.users, |e| &e.path)?;
             call.respond(NS, &|xml| {
                 xml.members("Users", &page.items, |xml, user| write_user(xml, user, false));
                 xml.paging(page.is_truncated, page.marker.as_deref());
@@ -367,16 +375,7 @@ pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsErr
         }
         "ListGroups" => {
             call.authorize("iam:ListGroups", &arn::group_arn(&account, "/", ""))?;
-            let page = with_account(call, |a| {
-                paginate(
-                    a.groups
-                        .iter()
-                        .filter(|(_, g)| g.path.starts_with(path_prefix))
-                        .map(|(k, g)| (k.clone(), g.clone())),
-                    marker,
-                    max_items,
-                )
-            })?;
+            let page = page_by_path(call, |a| &a.groups, |e| &e.path)?;
             call.respond(NS, &|xml| {
                 xml.members("Groups", &page.items, write_group);
                 xml.paging(page.is_truncated, page.marker.as_deref());
@@ -460,16 +459,7 @@ pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsErr
         }
         "ListRoles" => {
             call.authorize("iam:ListRoles", &arn::role_arn(&account, "/", ""))?;
-            let page = with_account(call, |a| {
-                paginate(
-                    a.roles
-                        .iter()
-                        .filter(|(_, r)| r.path.starts_with(path_prefix))
-                        .map(|(k, r)| (k.clone(), r.clone())),
-                    marker,
-                    max_items,
-                )
-            })?;
+            let page = page_by_path(call, |a| &a.roles, |e| &e.path)?;
             call.respond(NS, &|xml| {
                 xml.members("Roles", &page.items, |xml, role| write_role(xml, role, false));
                 xml.paging(page.is_truncated, page.marker.as_deref());
