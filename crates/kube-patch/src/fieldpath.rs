@@ -6,7 +6,6 @@
 //! Written by hand: no Rust crate implements structured-merge-diff.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -224,12 +223,90 @@ fn compare_fields(a: &[(String, Value)], b: &[(String, Value)]) -> Ordering {
         .unwrap_or(a.len().cmp(&b.len()))
 }
 
+/// A borrowed path element, so walks over objects build paths without allocating until a path
+/// is stored.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PeRef<'a> {
+    /// An object field, borrowed from the object's key.
+    Field(&'a str),
+    /// Any element.
+    Elem(&'a PathElement),
+}
+
+impl PeRef<'_> {
+    fn cmp_owned(&self, other: &PathElement) -> Ordering {
+        match (self, other) {
+            (PeRef::Field(a), PathElement::Field(b)) => (*a).cmp(b.as_str()),
+            (PeRef::Field(_), _) => Ordering::Less,
+            (PeRef::Elem(pe), other) => (*pe).cmp(other),
+        }
+    }
+
+    pub(crate) fn to_element(self) -> PathElement {
+        match self {
+            PeRef::Field(name) => PathElement::Field(name.to_string()),
+            PeRef::Elem(pe) => pe.clone(),
+        }
+    }
+}
+
+impl fmt::Display for PeRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeRef::Field(name) => write!(f, ".{name}"),
+            PeRef::Elem(pe) => write!(f, "{pe}"),
+        }
+    }
+}
+
 /// A set of field paths, stored as a tree: the elements that are members at this level, and the
-/// subsets under each element that has members below it.
+/// subsets under each element that has members below it. Both levels are sorted vectors (as in
+/// structured-merge-diff), so set operations are merge-joins.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Set {
-    members: BTreeSet<PathElement>,
-    children: BTreeMap<PathElement, Set>,
+    members: Vec<PathElement>,
+    children: Vec<(PathElement, Set)>,
+}
+
+/// Merge-joins two sorted sequences by `key`, calling `f` with the items of either or both.
+fn join<'a, A, B>(
+    a: &'a [A],
+    b: &'a [B],
+    key_a: impl Fn(&A) -> &PathElement,
+    key_b: impl Fn(&B) -> &PathElement,
+    mut f: impl FnMut(Option<&'a A>, Option<&'a B>),
+) {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => key_a(x).cmp(key_b(y)),
+            (Some(_), None) => Ordering::Less,
+            _ => Ordering::Greater,
+        };
+        match order {
+            Ordering::Less => {
+                f(Some(&a[i]), None);
+                i += 1;
+            }
+            Ordering::Greater => {
+                f(None, Some(&b[j]));
+                j += 1;
+            }
+            Ordering::Equal => {
+                f(Some(&a[i]), Some(&b[j]));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+}
+
+fn me(pe: &PathElement) -> &PathElement {
+    pe
+}
+
+fn child_key(c: &(PathElement, Set)) -> &PathElement {
+    &c.0
 }
 
 impl Set {
@@ -242,87 +319,150 @@ impl Set {
     }
 
     pub(crate) fn insert(&mut self, path: &[PathElement]) {
+        let refs: Vec<PeRef<'_>> = path.iter().map(PeRef::Elem).collect();
+        self.insert_refs(&refs);
+    }
+
+    /// Inserts a borrowed path, allocating only the elements not yet in the set.
+    pub(crate) fn insert_refs(&mut self, path: &[PeRef<'_>]) {
         match path {
             [] => {}
-            [last] => {
-                self.members.insert(last.clone());
+            [last] => self.insert_member(*last),
+            [first, rest @ ..] => self.child_mut(*first).insert_refs(rest),
+        }
+    }
+
+    /// Removes, in place, the paths of `other` (as [`Set::difference`]).
+    pub(crate) fn remove_all(&mut self, other: &Set) {
+        self.members.retain(|m| !other.has_member(m));
+        for (pe, sub) in &other.children {
+            if let Ok(i) = self.children.binary_search_by(|(c, _)| c.cmp(pe)) {
+                self.children[i].1.remove_all(sub);
+                if self.children[i].1.is_empty() {
+                    self.children.remove(i);
+                }
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+        }
+    }
+
+    /// The subset under `pe`, created empty if absent (callers insert into it).
+    pub(crate) fn child_mut(&mut self, pe: PeRef<'_>) -> &mut Set {
+        let i = match self.children.binary_search_by(|(c, _)| pe.cmp_owned(c).reverse()) {
+            Ok(i) => i,
+            Err(i) => {
+                self.children.insert(i, (pe.to_element(), Set::new()));
+                i
+            }
+        };
+        &mut self.children[i].1
+    }
+
+    /// Inserts one member at this level.
+    pub(crate) fn insert_member(&mut self, pe: PeRef<'_>) {
+        if let Err(i) = self.members.binary_search_by(|m| pe.cmp_owned(m).reverse()) {
+            self.members.insert(i, pe.to_element());
         }
     }
 
     pub(crate) fn has(&self, path: &[PathElement]) -> bool {
         match path {
             [] => false,
-            [last] => self.members.contains(last),
-            [first, rest @ ..] => self.children.get(first).is_some_and(|c| c.has(rest)),
+            [last] => self.members.binary_search(last).is_ok(),
+            [first, rest @ ..] => self.with_prefix(first).is_some_and(|c| c.has(rest)),
         }
     }
 
     /// The subset of paths under `pe` (relative to it).
     pub(crate) fn with_prefix(&self, pe: &PathElement) -> Option<&Set> {
-        self.children.get(pe)
+        self.children.binary_search_by(|(c, _)| c.cmp(pe)).ok().map(|i| &self.children[i].1)
+    }
+
+    fn has_member(&self, pe: &PathElement) -> bool {
+        self.members.binary_search(pe).is_ok()
     }
 
     pub(crate) fn union(&self, other: &Set) -> Set {
-        let mut out = self.clone();
-        out.union_in_place(other);
-        out
+        let mut members = Vec::with_capacity(self.members.len().max(other.members.len()));
+        join(&self.members, &other.members, me, me, |a, b| members.extend(a.or(b).cloned()));
+        let mut children = Vec::with_capacity(self.children.len().max(other.children.len()));
+        join(&self.children, &other.children, child_key, child_key, |a, b| match (a, b) {
+            (Some((pe, x)), Some((_, y))) => children.push((pe.clone(), x.union(y))),
+            (Some(c), None) | (None, Some(c)) => children.push(c.clone()),
+            (None, None) => {}
+        });
+        Set { members, children }
     }
 
     pub(crate) fn union_in_place(&mut self, other: &Set) {
-        self.members.extend(other.members.iter().cloned());
-        for (pe, child) in &other.children {
-            self.children.entry(pe.clone()).or_default().union_in_place(child);
+        if self.is_empty() {
+            *self = other.clone();
+        } else if !other.is_empty() {
+            *self = self.union(other);
         }
     }
 
     pub(crate) fn intersection(&self, other: &Set) -> Set {
-        let members = self.members.intersection(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .filter_map(|(pe, child)| {
-                let both = child.intersection(other.children.get(pe)?);
-                (!both.is_empty()).then(|| (pe.clone(), both))
-            })
-            .collect();
+        let mut members = Vec::new();
+        join(&self.members, &other.members, me, me, |a, b| {
+            if let (Some(pe), Some(_)) = (a, b) {
+                members.push(pe.clone());
+            }
+        });
+        let mut children = Vec::new();
+        join(&self.children, &other.children, child_key, child_key, |a, b| {
+            if let (Some((pe, x)), Some((_, y))) = (a, b) {
+                let both = x.intersection(y);
+                if !both.is_empty() {
+                    children.push((pe.clone(), both));
+                }
+            }
+        });
         Set { members, children }
     }
 
     /// The paths of `self` not in `other` (path by path: a member of `other` does not remove the
     /// paths below it).
     pub(crate) fn difference(&self, other: &Set) -> Set {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .filter_map(|(pe, child)| match other.children.get(pe) {
-                Some(o) => {
-                    let d = child.difference(o);
-                    (!d.is_empty()).then(|| (pe.clone(), d))
+        let mut members = Vec::new();
+        join(&self.members, &other.members, me, me, |a, b| {
+            if let (Some(pe), None) = (a, b) {
+                members.push(pe.clone());
+            }
+        });
+        let mut children = Vec::new();
+        join(&self.children, &other.children, child_key, child_key, |a, b| match (a, b) {
+            (Some((pe, x)), Some((_, y))) => {
+                let d = x.difference(y);
+                if !d.is_empty() {
+                    children.push((pe.clone(), d));
                 }
-                None => Some((pe.clone(), child.clone())),
-            })
-            .collect();
+            }
+            (Some(c), None) => children.push(c.clone()),
+            _ => {}
+        });
         Set { members, children }
     }
 
     /// The paths of `self` neither in `other` nor below a member of `other`.
     pub(crate) fn recursive_difference(&self, other: &Set) -> Set {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .filter(|(pe, _)| !other.members.contains(pe))
-            .filter_map(|(pe, child)| match other.children.get(pe) {
-                Some(o) => {
-                    let d = child.recursive_difference(o);
-                    (!d.is_empty()).then(|| (pe.clone(), d))
+        let mut members = Vec::new();
+        join(&self.members, &other.members, me, me, |a, b| {
+            if let (Some(pe), None) = (a, b) {
+                members.push(pe.clone());
+            }
+        });
+        let mut children = Vec::new();
+        join(&self.children, &other.children, child_key, child_key, |a, b| match (a, b) {
+            (Some((pe, _)), _) if other.has_member(pe) => {}
+            (Some((pe, x)), Some((_, y))) => {
+                let d = x.recursive_difference(y);
+                if !d.is_empty() {
+                    children.push((pe.clone(), d));
                 }
-                None => Some((pe.clone(), child.clone())),
-            })
-            .collect();
+            }
+            (Some(c), None) => children.push(c.clone()),
+            _ => {}
+        });
         Set { members, children }
     }
 
@@ -351,10 +491,13 @@ impl Set {
     }
 
     pub(crate) fn children(&self) -> impl Iterator<Item = (&PathElement, &Set)> {
-        self.children.iter()
+        self.children.iter().map(|(pe, s)| (pe, s))
     }
 
-    pub(crate) fn from_parts(members: BTreeSet<PathElement>, children: BTreeMap<PathElement, Set>) -> Set {
+    /// A set from members and children each already sorted by element.
+    pub(crate) fn from_sorted(members: Vec<PathElement>, children: Vec<(PathElement, Set)>) -> Set {
+        debug_assert!(members.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(children.windows(2).all(|w| w[0].0 < w[1].0));
         Set { members, children }
     }
 
@@ -368,31 +511,15 @@ impl Set {
         if include_self && !self.is_empty() {
             out.insert(".".to_string(), Value::Object(Map::new()));
         }
-        let mut members = self.members.iter().peekable();
-        let mut children = self.children.iter().peekable();
-        loop {
-            let next = match (members.peek(), children.peek()) {
-                (None, None) => break,
-                (Some(m), Some((c, _))) => m.cmp(c),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-            };
-            match next {
-                Ordering::Less => {
-                    let m = members.next().expect("peeked");
-                    out.insert(m.serialize(), Value::Object(Map::new()));
-                }
-                Ordering::Greater => {
-                    let (pe, child) = children.next().expect("peeked");
-                    out.insert(pe.serialize(), Value::Object(child.fields_v1_contents(false)));
-                }
-                Ordering::Equal => {
-                    members.next();
-                    let (pe, child) = children.next().expect("peeked");
-                    out.insert(pe.serialize(), Value::Object(child.fields_v1_contents(true)));
-                }
+        join(&self.members, &self.children, me, child_key, |m, c| match (m, c) {
+            (Some(pe), None) => {
+                out.insert(pe.serialize(), Value::Object(Map::new()));
             }
-        }
+            (_, Some((pe, child))) => {
+                out.insert(pe.serialize(), Value::Object(child.fields_v1_contents(m.is_some())));
+            }
+            (None, None) => {}
+        });
         out
     }
 
@@ -417,10 +544,13 @@ impl Set {
             let inner = value.as_object().ok_or_else(|| format!("{key:?}: expected a JSON object"))?;
             let (grandchildren, child_is_member) = Set::read_v1(inner)?;
             if child_is_member {
-                set.members.insert(pe.clone());
+                set.insert_member(PeRef::Elem(&pe));
             }
             if !grandchildren.is_empty() {
-                set.children.insert(pe, grandchildren);
+                match set.children.binary_search_by(|(c, _)| c.cmp(&pe)) {
+                    Ok(i) => set.children[i].1 = set.children[i].1.union(&grandchildren),
+                    Err(i) => set.children.insert(i, (pe, grandchildren)),
+                }
             }
         }
         let empty = set.is_empty();

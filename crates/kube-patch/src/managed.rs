@@ -10,6 +10,7 @@
 //! fields, and the structured merge itself.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
@@ -202,7 +203,12 @@ fn seconds(time: Option<DateTime<Utc>>) -> i64 {
 }
 
 /// The identity and bookkeeping fields every manager loses (structured-merge-diff's strip set).
-fn strip_set() -> Set {
+fn strip_set() -> &'static Set {
+    static STRIP: OnceLock<Set> = OnceLock::new();
+    STRIP.get_or_init(build_strip_set)
+}
+
+fn build_strip_set() -> Set {
     let mut set = Set::new();
     for path in [&["apiVersion"][..], &["kind"], &["metadata"]] {
         set.insert(&fields(path));
@@ -325,10 +331,9 @@ impl<'a> FieldManager<'a> {
     pub fn update(&self, live: Option<&Value>, mut new: Value, manager: &str, now: DateTime<Utc>) -> Value {
         let empty = Value::Object(Map::new());
         let live_managed = || decode(live.unwrap_or(&empty)).unwrap_or_default();
-        let sent = new.pointer("/metadata/managedFields").cloned();
         let mut managed = if !self.subresource.is_empty() {
             live_managed()
-        } else if is_reset(sent.as_ref()) {
+        } else if is_reset(new.pointer("/metadata/managedFields")) {
             Managed::new()
         } else {
             match decode(&new) {
@@ -386,8 +391,10 @@ impl<'a> FieldManager<'a> {
                 go_group_version_kind(applied_api_version, applied_kind)
             )));
         }
+        // The live managed fields are decoded; merging and comparing work without them.
+        let live = without_managed_fields(live);
         let (mut object, managed) = self
-            .apply_upgrading_last_applied(live, applied, managed, manager, force, now)
+            .apply_upgrading_last_applied(&live, applied, managed, manager, force, now)
             .map_err(Failure::into_error)?;
         if manager == "kubectl" && has_last_applied(&object) {
             set_last_applied(&mut object, build_last_applied(applied));
@@ -407,8 +414,9 @@ impl<'a> FieldManager<'a> {
         force: bool,
         now: DateTime<Utc>,
     ) -> Result<(Value, Managed), Failure> {
-        match self.apply_tracked(live, applied, managed.clone(), manager, force, now) {
-            Err(Failure::Conflicts(conflicts)) if manager == "kubectl" => {
+        let retry = (manager == "kubectl").then(|| managed.clone());
+        match (self.apply_tracked(live, applied, managed, manager, force, now), retry) {
+            (Err(Failure::Conflicts(conflicts)), Some(managed)) => {
                 let Some(allowed) = self.allowed_conflicts_from_last_applied(live) else {
                     return Err(Failure::Conflicts(conflicts));
                 };
@@ -419,7 +427,7 @@ impl<'a> FieldManager<'a> {
                 }
                 self.apply_tracked(live, applied, managed, manager, true, now)
             }
-            other => other,
+            (other, _) => other,
         }
     }
 
@@ -431,7 +439,7 @@ impl<'a> FieldManager<'a> {
         }
         let typed = self.typed();
         let set = typed.field_set(&last_applied, true).ok()?;
-        let c = typed.compare(Some(&last_applied), live).ok()?;
+        let c = typed.compare(&last_applied, live, Some(self.schema.zero_object())).ok()?;
         Some(set.difference(&c.modified).difference(&c.added).difference(&c.removed))
     }
 
@@ -491,7 +499,7 @@ impl<'a> FieldManager<'a> {
         managed.insert(
             id.clone(),
             Entry {
-                set: config_set.recursive_difference(&self.reset),
+                set: if self.reset.is_empty() { config_set } else { config_set.recursive_difference(&self.reset) },
                 api_version: self.api_version.clone(),
                 applied: true,
                 time,
@@ -499,7 +507,7 @@ impl<'a> FieldManager<'a> {
         );
         let merged = match last {
             Some(last) if !last.is_empty() => self
-                .prune(&merged, managed, &last)
+                .prune(merged, managed, id, &last)
                 .map_err(|e| PatchError::Internal(format!("failed to prune fields: {e}")))?,
             _ => merged,
         };
@@ -515,27 +523,42 @@ impl<'a> FieldManager<'a> {
 
     /// Removes what the applier owned last time and no longer applies, unless another manager
     /// owns it (structured-merge-diff's `prune`, `addBackOwnedItems`, `addBackDanglingItems`).
-    fn prune(&self, merged: &Value, managed: &Managed, last: &Set) -> Result<Value, String> {
+    fn prune(&self, merged: Value, managed: &Managed, id: &ManagerId, last: &Set) -> Result<Value, String> {
+        if managed.get(id).is_some_and(|applied| last.difference(&applied.set).is_empty()) {
+            // The applier applies everything it applied last time (the usual re-apply).
+            return Ok(merged);
+        }
         let typed = self.typed();
         let ensure = |s: &Set| typed.ensure_named_fields_are_members(s);
         let last = ensure(last);
-        let pruned = typed.remove_items(merged, &last);
         let mut owned = Set::new();
         for entry in managed.values() {
             owned.union_in_place(&entry.set);
         }
-        let merged_set = ensure(&typed.field_set(merged, false)?);
+        let owned = ensure(&owned);
+        if last.difference(&owned).is_empty() {
+            // Everything applied last time is still owned (the usual re-apply): nothing to prune.
+            return Ok(merged);
+        }
+        self.prune_owned(merged, &last, &owned)
+    }
+
+    /// The three passes of structured-merge-diff's prune, with `last` and `owned` ensured.
+    fn prune_owned(&self, merged: Value, last: &Set, owned: &Set) -> Result<Value, String> {
+        let typed = self.typed();
+        let ensure = |s: &Set| typed.ensure_named_fields_are_members(s);
+        let pruned = typed.remove_items(&merged, last);
+        let merged_set = ensure(&typed.field_set(&merged, false)?);
         let pruned_set = ensure(&typed.field_set(&pruned, false)?);
-        let pruned = typed.remove_items(merged, &merged_set.difference(&pruned_set.union(&ensure(&owned))));
+        let pruned = typed.remove_items(&merged, &merged_set.difference(&pruned_set.union(owned)));
         let pruned_set = ensure(&typed.field_set(&pruned, false)?);
-        Ok(typed.remove_items(merged, &merged_set.difference(&pruned_set).intersection(&last)))
+        Ok(typed.remove_items(&merged, &merged_set.difference(&pruned_set).intersection(last)))
     }
 
     /// Compares two versions as kube-apiserver compares its typed objects: both carry the kind's
     /// zero value where they have nothing (so an empty `status` exists before it is filled).
     fn compare(&self, old: &Value, new: &Value) -> Result<Comparison, String> {
-        let zero = self.schema.zero_object();
-        let mut c = self.typed().compare(Some(&with_zero(old, zero)), &with_zero(new, zero))?;
+        let mut c = self.typed().compare(old, new, Some(self.schema.zero_object()))?;
         c.exclude(&self.reset);
         Ok(c)
     }
@@ -591,7 +614,11 @@ impl<'a> FieldManager<'a> {
         let c = self.compare(live, new)?;
         // A write without force never fails on conflicts.
         let _ = self.take_from_others(&c, managed, &current, true);
-        let set = c.modified.union(&c.added).recursive_difference(&self.reset).difference(&strip_set());
+        let mut set = c.modified.union(&c.added);
+        if !self.reset.is_empty() {
+            set = set.recursive_difference(&self.reset);
+        }
+        set.remove_all(strip_set());
         if !set.is_empty() {
             let id = ManagerId::new(manager, Operation::Update, &self.api_version, &self.subresource);
             let set = match managed.get(&id) {
@@ -611,32 +638,28 @@ impl<'a> FieldManager<'a> {
     }
 }
 
-/// `value` with the keys of `zero` it lacks, recursively through objects.
-fn with_zero(value: &Value, zero: &Value) -> Value {
-    match (value, zero) {
-        (Value::Object(map), Value::Object(zero_map)) => {
-            let mut out = map.clone();
-            for (key, zero_value) in zero_map {
-                match out.get_mut(key) {
-                    Some(existing) => *existing = with_zero(existing, zero_value),
-                    None => {
-                        out.insert(key.clone(), zero_value.clone());
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        _ => value.clone(),
-    }
-}
-
 fn strip(managed: &mut Managed, id: &ManagerId) {
     if let Some(entry) = managed.get_mut(id) {
-        entry.set = entry.set.difference(&strip_set());
+        entry.set.remove_all(strip_set());
         if entry.set.is_empty() {
             managed.remove(id);
         }
     }
+}
+
+/// A copy of the object without `metadata.managedFields` (which can be most of it).
+fn without_managed_fields(object: &Value) -> Value {
+    let Value::Object(map) = object else { return object.clone() };
+    let copy = map.iter().map(|(key, value)| {
+        let value = match (key.as_str(), value) {
+            ("metadata", Value::Object(meta)) => Value::Object(
+                meta.iter().filter(|(k, _)| *k != "managedFields").map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ),
+            _ => value.clone(),
+        };
+        (key.clone(), value)
+    });
+    Value::Object(copy.collect())
 }
 
 /// `managedFields: []` or `[{}]` in a request clears the managed fields.
@@ -741,4 +764,66 @@ pub fn manager_or_user_agent(field_manager: Option<&str>, user_agent: &str) -> S
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-28T10:00:00Z".parse().unwrap()
+    }
+
+    fn deployment(containers: &[(usize, bool)]) -> Value {
+        let containers: Vec<Value> = containers
+            .iter()
+            .map(|(n, with_port)| {
+                let mut c = json!({"name": format!("c{n}"), "image": format!("image{n}")});
+                if *with_port {
+                    c["ports"] = json!([{"containerPort": 8000 + n}]);
+                }
+                c
+            })
+            .collect();
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"a": "b"}},
+               "spec": {"replicas": 1, "template": {"spec": {"containers": containers}}}})
+    }
+
+    proptest! {
+        /// When everything the applier owned is still owned, the full prune removes nothing: the
+        /// shortcut in `prune` is exact.
+        #[test]
+        fn pruning_nothing_owned_is_the_identity(
+            first in prop::collection::btree_map(0usize..5, any::<bool>(), 1..4),
+            more in prop::collection::btree_map(0usize..5, any::<bool>(), 0..3),
+            other in prop::collection::btree_map(0usize..5, any::<bool>(), 0..3),
+        ) {
+            let schema = Schema::builtin("apps", "v1", "Deployment").unwrap();
+            let fm = FieldManager::new(schema, "apps/v1", "Deployment");
+            let first: Vec<(usize, bool)> = first.into_iter().collect();
+            let live = fm.apply(None, &deployment(&first), "one", false, now()).unwrap();
+            let other: Vec<(usize, bool)> = other.into_iter().collect();
+            let live = fm.apply(Some(&live), &deployment(&other), "two", true, now()).unwrap();
+            // The second configuration of "one" keeps every container it had, with its port.
+            let mut second = first.clone();
+            second.extend(more.into_iter().filter(|(n, _)| first.iter().all(|(m, _)| m != n)));
+            let config = deployment(&second);
+
+            let typed = fm.typed();
+            let managed = decode(&live).unwrap();
+            let id = ManagerId::new("one", Operation::Apply, "apps/v1", "");
+            let last = typed.ensure_named_fields_are_members(&managed[&id].set);
+            let mut now_managed = managed.clone();
+            now_managed.get_mut(&id).unwrap().set = typed.field_set(&config, true).unwrap();
+            let mut owned = Set::new();
+            for entry in now_managed.values() {
+                owned.union_in_place(&entry.set);
+            }
+            let owned = typed.ensure_named_fields_are_members(&owned);
+            prop_assert!(last.difference(&owned).is_empty());
+            let merged = typed.merge(&live, &config).unwrap();
+            prop_assert_eq!(fm.prune_owned(merged.clone(), &last, &owned).unwrap(), merged);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::fieldpath::{Path, PathElement, Set, compare_values};
+use crate::fieldpath::{PathElement, PeRef, Set, compare_values};
 use crate::schema::{ListType, Node, Schema, TypeId};
 
 /// The fields a change added, modified (leaves only) and removed.
@@ -24,6 +24,9 @@ pub(crate) struct Comparison {
 impl Comparison {
     /// Drops the ignored fields (and everything below them) from the three sets.
     pub(crate) fn exclude(&mut self, ignored: &Set) {
+        if ignored.is_empty() {
+            return;
+        }
         self.added = self.added.recursive_difference(ignored);
         self.modified = self.modified.recursive_difference(ignored);
         self.removed = self.removed.recursive_difference(ignored);
@@ -68,6 +71,46 @@ fn item_element(node: &Node, item: &Value) -> Result<PathElement, String> {
     }
 }
 
+/// The path of the value being walked, as a chain of borrowed elements up to the root (`None`).
+#[derive(Clone, Copy)]
+struct PathNode<'a> {
+    parent: Option<&'a PathNode<'a>>,
+    pe: PeRef<'a>,
+}
+
+type At<'a> = Option<&'a PathNode<'a>>;
+
+fn refs<'a>(mut at: At<'a>) -> Vec<PeRef<'a>> {
+    let mut out = Vec::new();
+    while let Some(node) = at {
+        out.push(node.pe);
+        at = node.parent;
+    }
+    out.reverse();
+    out
+}
+
+fn path_string(at: At<'_>) -> String {
+    refs(at).iter().map(ToString::to_string).collect()
+}
+
+fn insert(set: &mut Set, at: At<'_>) {
+    /// The subset holding the children of the element at `at`.
+    fn level<'s>(set: &'s mut Set, at: At<'_>) -> &'s mut Set {
+        match at {
+            None => set,
+            Some(node) => level(set, node.parent).child_mut(node.pe),
+        }
+    }
+    if let Some(node) = at {
+        level(set, node.parent).insert_member(node.pe);
+    }
+}
+
+fn child<'a>(parent: At<'a>, pe: PeRef<'a>) -> PathNode<'a> {
+    PathNode { parent, pe }
+}
+
 /// The items of a list by path element, `None` for a duplicated one.
 type Observed<'v> = Vec<(PathElement, Option<&'v Value>)>;
 
@@ -86,15 +129,15 @@ impl Typed<'_> {
     /// with the same key are an error (as for an applied configuration).
     pub(crate) fn field_set(&self, value: &Value, reject_duplicates: bool) -> Result<Set, String> {
         let mut set = Set::new();
-        self.collect(self.schema.root(), value, &mut Vec::new(), &mut set, reject_duplicates)?;
+        self.collect(self.schema.root(), value, None, &mut set, reject_duplicates)?;
         Ok(set)
     }
 
-    fn collect(
+    fn collect<'a>(
         &self,
         id: TypeId,
-        value: &Value,
-        path: &mut Vec<PathElement>,
+        value: &'a Value,
+        at: At<'a>,
         set: &mut Set,
         reject_duplicates: bool,
     ) -> Result<(), String> {
@@ -102,38 +145,36 @@ impl Typed<'_> {
         match value {
             Value::Object(map) => {
                 if node.atomic_map {
-                    set.insert(path);
+                    insert(set, at);
                     return Ok(());
                 }
-                for (key, child) in map {
+                for (key, value) in map {
                     let (child_id, declared) = self.schema.field(id, key);
-                    path.push(PathElement::Field(key.clone()));
-                    self.collect(child_id, child, path, set, reject_duplicates)?;
-                    let empty_map = child.as_object().is_some_and(Map::is_empty);
-                    if child.is_null() || empty_map || !declared {
-                        set.insert(path);
+                    let here = child(at, PeRef::Field(key));
+                    self.collect(child_id, value, Some(&here), set, reject_duplicates)?;
+                    let empty_map = value.as_object().is_some_and(Map::is_empty);
+                    if value.is_null() || empty_map || !declared {
+                        insert(set, Some(&here));
                     }
-                    path.pop();
                 }
             }
             Value::Array(items) => {
                 if node.list_type == ListType::Atomic {
-                    set.insert(path);
+                    insert(set, at);
                     return Ok(());
                 }
                 let mut seen = BTreeSet::new();
                 for item in items {
-                    let pe = item_element(node, item).map_err(|e| format!("{}: {e}", Path(path.clone())))?;
+                    let pe = item_element(node, item).map_err(|e| format!("{}: {e}", path_string(at)))?;
                     if reject_duplicates && !seen.insert(pe.clone()) {
-                        return Err(format!("{}: duplicate entries for key {pe}", Path(path.clone())));
+                        return Err(format!("{}: duplicate entries for key {pe}", path_string(at)));
                     }
-                    path.push(pe);
-                    self.collect(node.elem, item, path, set, reject_duplicates)?;
-                    set.insert(path);
-                    path.pop();
+                    let here = child(at, PeRef::Elem(&pe));
+                    self.collect(node.elem, item, Some(&here), set, reject_duplicates)?;
+                    insert(set, Some(&here));
                 }
             }
-            _ => set.insert(path),
+            _ => insert(set, at),
         }
         Ok(())
     }
@@ -142,15 +183,15 @@ impl Typed<'_> {
     /// values win, maps merge key by key, associative lists item by item (in the order
     /// structured-merge-diff gives them), atomic lists and maps are replaced.
     pub(crate) fn merge(&self, lhs: &Value, rhs: &Value) -> Result<Value, String> {
-        Ok(self.merge_at(self.schema.root(), Some(lhs), Some(rhs), &mut Vec::new())?.unwrap_or(Value::Null))
+        Ok(self.merge_at(self.schema.root(), Some(lhs), Some(rhs), None)?.unwrap_or(Value::Null))
     }
 
-    fn merge_at(
+    fn merge_at<'a>(
         &self,
         id: TypeId,
-        lhs: Option<&Value>,
-        rhs: Option<&Value>,
-        path: &mut Vec<PathElement>,
+        lhs: Option<&'a Value>,
+        rhs: Option<&'a Value>,
+        at: At<'a>,
     ) -> Result<Option<Value>, String> {
         let (l, r) = match (lhs, rhs) {
             (l, None) => return Ok(l.cloned()),
@@ -162,12 +203,11 @@ impl Typed<'_> {
             (Value::Object(lm), Value::Object(rm)) if !(node.atomic_map || lm.is_empty() && rm.is_empty()) => {
                 let mut out = Map::new();
                 for (key, lv) in lm {
-                    let (child, _) = self.schema.field(id, key);
-                    path.push(PathElement::Field(key.clone()));
-                    if let Some(v) = self.merge_at(child, Some(lv), rm.get(key), path)? {
+                    let (child_id, _) = self.schema.field(id, key);
+                    let here = child(at, PeRef::Field(key));
+                    if let Some(v) = self.merge_at(child_id, Some(lv), rm.get(key), Some(&here))? {
                         out.insert(key.clone(), v);
                     }
-                    path.pop();
                 }
                 for (key, rv) in rm.iter().filter(|(k, _)| !lm.contains_key(*k)) {
                     out.insert(key.clone(), rv.clone());
@@ -177,7 +217,7 @@ impl Typed<'_> {
             (Value::Array(la), Value::Array(ra))
                 if node.list_type != ListType::Atomic && !(la.is_empty() && ra.is_empty()) =>
             {
-                Value::Array(self.merge_list(node, la, ra, path)?)
+                Value::Array(self.merge_list(node, la, ra, at)?)
             }
             // A null configuration value leaves a non-empty granular map or list alone.
             (Value::Object(lm), Value::Null) if !node.atomic_map && !lm.is_empty() => l.clone(),
@@ -191,15 +231,15 @@ impl Typed<'_> {
         node: &Node,
         items: &'v [Value],
         allow_duplicates: bool,
-        path: &[PathElement],
+        at: At<'_>,
     ) -> Result<(Vec<PathElement>, Observed<'v>), String> {
         let mut order = Vec::with_capacity(items.len());
         let mut observed: Observed<'v> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
-            let pe = item_element(node, item).map_err(|e| format!("{}: element {i}: {e}", Path(path.to_vec())))?;
+            let pe = item_element(node, item).map_err(|e| format!("{}: element {i}: {e}", path_string(at)))?;
             match observed.iter_mut().find(|(p, _)| *p == pe) {
                 Some(_) if !allow_duplicates => {
-                    return Err(format!("{}: duplicate entries for key {pe}", Path(path.to_vec())));
+                    return Err(format!("{}: duplicate entries for key {pe}", path_string(at)));
                 }
                 // A duplicated item is not merged: it is seen as null.
                 Some(entry) => entry.1 = None,
@@ -212,25 +252,23 @@ impl Typed<'_> {
 
     /// structured-merge-diff's `visitListItems`: live items keep their place, items only in the
     /// configuration are inserted where the configuration's order puts them.
-    fn merge_list(
+    fn merge_list<'a>(
         &self,
         node: &Node,
-        lhs: &[Value],
-        rhs: &[Value],
-        path: &mut Vec<PathElement>,
+        lhs: &'a [Value],
+        rhs: &'a [Value],
+        at: At<'a>,
     ) -> Result<Vec<Value>, String> {
-        let (rhs_pes, observed_rhs) = self.elements(node, rhs, false, path)?;
-        let (lhs_pes, observed_lhs) = self.elements(node, lhs, true, path)?;
+        let (rhs_pes, observed_rhs) = self.elements(node, rhs, false, at)?;
+        let (lhs_pes, observed_lhs) = self.elements(node, lhs, true, at)?;
         let mut shared = rhs_pes.iter().filter(|pe| find(&observed_lhs, pe).is_some());
         let mut next_shared = shared.next();
         let mut merged_rhs: BTreeSet<&PathElement> = BTreeSet::new();
         let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
         let (mut li, mut ri) = (0, 0);
-        let mut merge_item = |pe: &PathElement, l: Option<&Value>, r: Option<&Value>, out: &mut Vec<Value>| {
-            path.push(pe.clone());
-            let merged = self.merge_at(node.elem, l, r, path);
-            path.pop();
-            if let Some(v) = merged? {
+        let merge_item = |pe: &PathElement, l: Option<&Value>, r: Option<&Value>, out: &mut Vec<Value>| {
+            let here = child(at, PeRef::Elem(pe));
+            if let Some(v) = self.merge_at(node.elem, l, r, Some(&here))? {
                 out.push(v);
             }
             Ok::<(), String>(())
@@ -278,28 +316,31 @@ impl Typed<'_> {
         Ok(out)
     }
 
-    /// Compares two versions of an object. `lhs` is `None` for a creation.
-    pub(crate) fn compare(&self, lhs: Option<&Value>, rhs: &Value) -> Result<Comparison, String> {
+    /// Compares two versions of an object, each seen with the keys of `zero` it lacks
+    /// (recursively through objects), as kube-apiserver sees its typed objects.
+    pub(crate) fn compare(&self, lhs: &Value, rhs: &Value, zero: Option<&Value>) -> Result<Comparison, String> {
         let mut c = Comparison::default();
-        self.compare_at(self.schema.root(), lhs, Some(rhs), &mut Vec::new(), &mut c)?;
+        self.compare_at(self.schema.root(), Some(lhs), Some(rhs), zero, None, &mut c)?;
         Ok(c)
     }
 
-    fn leaf(path: &[PathElement], lhs: Option<&Value>, rhs: Option<&Value>, c: &mut Comparison) {
+    fn leaf(at: At<'_>, lhs: Option<&Value>, rhs: Option<&Value>, c: &mut Comparison) {
         match (lhs, rhs) {
-            (None, _) => c.added.insert(path),
-            (_, None) => c.removed.insert(path),
-            (Some(l), Some(r)) if !values_equal(l, r) => c.modified.insert(path),
+            (None, _) => insert(&mut c.added, at),
+            (_, None) => insert(&mut c.removed, at),
+            (Some(l), Some(r)) if !values_equal(l, r) => insert(&mut c.modified, at),
             _ => {}
         }
     }
 
-    fn compare_at(
+    #[allow(clippy::too_many_arguments)]
+    fn compare_at<'a>(
         &self,
         id: TypeId,
-        lhs: Option<&Value>,
-        rhs: Option<&Value>,
-        path: &mut Vec<PathElement>,
+        lhs: Option<&'a Value>,
+        rhs: Option<&'a Value>,
+        zero: Option<&'a Value>,
+        at: At<'a>,
         c: &mut Comparison,
     ) -> Result<(), String> {
         let node = self.schema.node(id);
@@ -310,7 +351,7 @@ impl Typed<'_> {
         };
         let (ls, rs) = (shape(lhs), shape(rhs));
         if ls != 0 && rs != 0 && ls != rs {
-            c.modified.insert(path);
+            insert(&mut c.modified, at);
             return Ok(());
         }
         match ls.max(rs) {
@@ -318,52 +359,57 @@ impl Typed<'_> {
                 let lm = lhs.and_then(Value::as_object);
                 let rm = rhs.and_then(Value::as_object);
                 if node.atomic_map || (lm.is_none_or(Map::is_empty) && rm.is_none_or(Map::is_empty)) {
-                    Self::leaf(path, lhs, rhs, c);
+                    Self::leaf(at, lhs, rhs, c);
                     return Ok(());
                 }
                 let empty = Map::new();
                 let (lm, rm) = (lm.unwrap_or(&empty), rm.unwrap_or(&empty));
-                for key in lm.keys().chain(rm.keys().filter(|k| !lm.contains_key(*k))) {
-                    let (child, _) = self.schema.field(id, key);
-                    path.push(PathElement::Field(key.clone()));
-                    self.compare_at(child, lm.get(key), rm.get(key), path, c)?;
-                    path.pop();
+                let zm = zero.and_then(Value::as_object).unwrap_or(&empty);
+                let keys = lm
+                    .keys()
+                    .chain(rm.keys().filter(|k| !lm.contains_key(*k)))
+                    .chain(zm.keys().filter(|k| !lm.contains_key(*k) && !rm.contains_key(*k)));
+                for key in keys {
+                    let (child_id, _) = self.schema.field(id, key);
+                    let z = zm.get(key);
+                    let here = child(at, PeRef::Field(key));
+                    self.compare_at(child_id, lm.get(key).or(z), rm.get(key).or(z), z, Some(&here), c)?;
                 }
             }
             2 => {
                 let la = lhs.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
                 let ra = rhs.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
                 if node.list_type == ListType::Atomic || (la.is_empty() && ra.is_empty()) {
-                    Self::leaf(path, lhs, rhs, c);
+                    Self::leaf(at, lhs, rhs, c);
                     return Ok(());
                 }
-                self.compare_items(node, la, ra, path, c)?;
+                self.compare_items(node, la, ra, at, c)?;
             }
             _ => {
-                Self::leaf(path, lhs, rhs, c);
+                Self::leaf(at, lhs, rhs, c);
                 return Ok(());
             }
         }
         match (lhs, rhs) {
-            (None, _) => c.added.insert(path),
-            (_, None) => c.removed.insert(path),
+            (None, _) => insert(&mut c.added, at),
+            (_, None) => insert(&mut c.removed, at),
             _ => {}
         }
         Ok(())
     }
 
-    fn compare_items(
+    fn compare_items<'a>(
         &self,
         node: &Node,
-        la: &[Value],
-        ra: &[Value],
-        path: &mut Vec<PathElement>,
+        la: &'a [Value],
+        ra: &'a [Value],
+        at: At<'a>,
         c: &mut Comparison,
     ) -> Result<(), String> {
         let mut all: Vec<(PathElement, Vec<&Value>, Vec<&Value>)> = Vec::new();
         for (side, items) in [(0, la), (1, ra)] {
             for (i, item) in items.iter().enumerate() {
-                let pe = item_element(node, item).map_err(|e| format!("{}: element {i}: {e}", Path(path.clone())))?;
+                let pe = item_element(node, item).map_err(|e| format!("{}: element {i}: {e}", path_string(at)))?;
                 let entry = match all.iter().position(|(p, _, _)| *p == pe) {
                     Some(pos) => &mut all[pos],
                     None => {
@@ -374,29 +420,29 @@ impl Typed<'_> {
                 if side == 0 { entry.1.push(item) } else { entry.2.push(item) }
             }
         }
-        for (pe, l, r) in all {
-            path.push(pe);
+        for (pe, l, r) in &all {
+            let here = child(at, PeRef::Elem(pe));
+            let here = Some(&here);
             match (l.len(), r.len()) {
-                (0..=1, 0..=1) => self.compare_at(node.elem, l.first().copied(), r.first().copied(), path, c)?,
+                (0..=1, 0..=1) => self.compare_at(node.elem, l.first().copied(), r.first().copied(), None, here, c)?,
                 (2.., 2..) => {
-                    if l.len() != r.len() || l.iter().zip(&r).any(|(a, b)| !values_equal(a, b)) {
-                        c.modified.insert(path);
+                    if l.len() != r.len() || l.iter().zip(r).any(|(a, b)| !values_equal(a, b)) {
+                        insert(&mut c.modified, here);
                     }
                 }
                 (2.., _) => {
                     if let Some(first) = r.first() {
-                        self.compare_at(node.elem, None, Some(first), path, c)?;
+                        self.compare_at(node.elem, None, Some(first), None, here, c)?;
                     }
-                    c.removed.insert(path);
+                    insert(&mut c.removed, here);
                 }
                 (_, 2..) => {
                     if let Some(first) = l.first() {
-                        self.compare_at(node.elem, Some(first), None, path, c)?;
+                        self.compare_at(node.elem, Some(first), None, None, here, c)?;
                     }
-                    c.added.insert(path);
+                    insert(&mut c.added, here);
                 }
             }
-            path.pop();
         }
         Ok(())
     }
@@ -464,22 +510,24 @@ impl Typed<'_> {
 
     fn ensure_at(&self, id: TypeId, set: &Set) -> Set {
         let node = self.schema.node(id);
-        let mut members: BTreeSet<PathElement> = set.members().cloned().collect();
-        let mut children = std::collections::BTreeMap::new();
-        for (pe, child) in set.children() {
+        let mut members: Vec<PathElement> = set.members().cloned().collect();
+        let mut children = Vec::new();
+        for (pe, child_set) in set.children() {
             let child_id = match pe {
                 PathElement::Field(name) => {
                     let (child_id, declared) = self.schema.field(id, name);
                     if declared {
-                        members.insert(pe.clone());
+                        members.push(pe.clone());
                     }
                     child_id
                 }
                 _ => node.elem,
             };
-            children.insert(pe.clone(), self.ensure_at(child_id, child));
+            children.push((pe.clone(), self.ensure_at(child_id, child_set)));
         }
-        Set::from_parts(members, children)
+        members.sort();
+        members.dedup();
+        Set::from_sorted(members, children)
     }
 }
 
@@ -566,7 +614,7 @@ mod tests {
         let t = Typed { schema: deployment() };
         let old = json!({"metadata": {"name": "web"}, "spec": {"replicas": 1}});
         let new = json!({"metadata": {"name": "web", "labels": {"a": "b"}}, "spec": {"replicas": 2}});
-        let c = t.compare(Some(&old), &new).unwrap();
+        let c = t.compare(&old, &new, None).unwrap();
         assert_eq!(paths(&c.added), vec![".metadata.labels", ".metadata.labels.a"]);
         assert_eq!(paths(&c.modified), vec![".spec.replicas"]);
         assert!(c.removed.is_empty());
