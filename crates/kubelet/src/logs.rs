@@ -23,7 +23,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::cri_log::{self, LogStream as OutputStream, LogTag};
-use crate::error::{FieldError, KubeletError};
+use crate::error::{FieldError, KubeletError, go_quote};
 
 /// How `pods/log` reads a container's log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,18 +114,23 @@ pub(crate) fn parse_bool(value: &str) -> Result<bool, KubeletError> {
     match value {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        other => Err(KubeletError::BadRequest(format!("strconv.ParseBool: parsing {other:?}: invalid syntax"))),
+        other => {
+            Err(KubeletError::BadRequest(format!("strconv.ParseBool: parsing {}: invalid syntax", go_quote(other))))
+        }
     }
 }
 
 fn parse_int(value: &str) -> Result<i64, KubeletError> {
-    value.parse().map_err(|_| KubeletError::BadRequest(format!("strconv.ParseInt: parsing {value:?}: invalid syntax")))
+    value
+        .parse()
+        .map_err(|_| KubeletError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(value))))
 }
 
 fn parse_time(value: &str) -> Result<DateTime<Utc>, KubeletError> {
     DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        let quoted = go_quote(value);
         KubeletError::BadRequest(format!(
-            "parsing time {value:?} as \"2006-01-02T15:04:05Z07:00\": cannot parse {value:?} as \"2006\""
+            "parsing time {quoted} as \"2006-01-02T15:04:05Z07:00\": cannot parse {quoted} as \"2006\""
         ))
     })
 }

@@ -319,3 +319,19 @@ async fn logs_of_a_container_not_started_yet_say_it_is_waiting() {
     bad.namespace = "..".into();
     assert_eq!(t.runtime.run_pod_sandbox(&bad).err().unwrap().http_status(), 400);
 }
+
+/// The API server and the controllers run these on a multi-threaded runtime.
+#[tokio::test]
+async fn the_runtime_s_futures_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let t = runtime();
+    let pod = pod("send");
+    let sandbox = t.runtime.run_pod_sandbox(&pod).unwrap();
+    let mut started = sandbox.start_container(&container("c", &[])).unwrap();
+    assert_send(&started.wait());
+    assert_send(&sandbox.stop_container("c", Duration::ZERO));
+    assert_send(&t.runtime.remove_pod_sandbox(&pod, Duration::ZERO));
+    assert_send(&t.runtime.logs(&pod, "c", &LogOptions::default()).unwrap());
+    fn assert_sync<T: Sync>(_: &T) {}
+    assert_sync(&t.runtime);
+}
