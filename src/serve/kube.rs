@@ -1,7 +1,42 @@
-//! Starts the default cluster's Kubernetes API and writes its kubeconfigs.
+//! Starts the default cluster's Kubernetes API and writes its admin kubeconfig.
+//!
+//! The cluster (`--cluster`, default `rampart`) listens on `--kube-listen` (port 0 picks a free
+//! port, and the banner and kubeconfig name the real one). Its CA and service-account key live in
+//! the store, so a restart keeps them; `DIR/admin.kubeconfig` (0600) authenticates as
+//! `kubernetes-admin` in `system:masters` with a client certificate, and the env file points
+//! `KUBECONFIG` at it.
+
+use std::os::unix::fs::PermissionsExt;
+
+use anyhow::Context as _;
+use kube_api::{ClusterConfig, ClusterServer};
 
 use super::{Context, Started};
 
-pub async fn start(_ctx: &Context) -> anyhow::Result<Started> {
-    Ok(Started { env: vec![], summary: vec!["Kubernetes API: not built yet".to_string()] })
+pub async fn start(ctx: &Context) -> anyhow::Result<Started> {
+    let config = ClusterConfig::new(&ctx.args.cluster, ctx.args.kube_listen, ctx.store.clone());
+    let handle = ClusterServer::start(config)
+        .await
+        .with_context(|| format!("cannot start the Kubernetes API of cluster {}", ctx.args.cluster))?;
+    let path =
+        std::path::absolute(ctx.args.data_dir.join("admin.kubeconfig")).context("cannot resolve the data directory")?;
+    let kubeconfig = handle.admin_kubeconfig().context("cannot issue the admin client certificate")?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, kubeconfig).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    let url = handle.server_url();
+    // The cluster serves until the process ends.
+    tokio::spawn(async move {
+        let _handle = handle;
+        std::future::pending::<()>().await;
+    });
+    Ok(Started {
+        env: vec![("KUBECONFIG".to_string(), path.display().to_string())],
+        summary: vec![
+            format!("Kubernetes API (cluster {}): {url}", ctx.args.cluster),
+            format!("Admin kubeconfig (system:masters): {}", path.display()),
+        ],
+    })
 }

@@ -1,7 +1,44 @@
 //! The Kubernetes API server: one per EKS cluster, all in one process.
 //!
-//! This crate owns the request path from a TLS connection to the store and back: routing,
-//! the authentication chain, impersonation, authorization, audit, admission, the resource
-//! registry, content negotiation, watch, discovery, OpenAPI, logs and exec streaming, and the
-//! controllers that keep the cluster alive. Semantics that need no I/O live in `kube-core` and
-//! `rbac`; this crate wires them to the network and the store.
+//! This crate owns the request path from a TLS connection to the store and back: routing on
+//! RequestInfo, the authentication chain, authorization, admission, the resource registry,
+//! content negotiation, watch, discovery, OpenAPI serving, and the controllers that keep the
+//! cluster consistent (namespaces, garbage collection, CRDs). Semantics that need no I/O live in
+//! `kube-core` (Status, RequestInfo, selectors, printers), `kube-patch` (patches, managed fields)
+//! `kube-schema` (Protobuf, OpenAPI) and `rbac`; this crate wires them to the network and the
+//! store.
+//!
+//! Start a cluster with [`ClusterServer::start`]; other parts of Rampart extend it through the
+//! chains on [`Cluster`] (token authenticators, authorizers, admission hooks, connect handlers)
+//! and act on its objects through the operations in [`objects`].
+
+pub mod admission;
+pub mod authn;
+pub mod authz;
+mod cluster;
+pub mod connect;
+mod controllers;
+mod convert;
+mod discovery;
+mod encode;
+mod error;
+mod handlers;
+mod http;
+mod kubeconfig;
+pub mod metrics;
+mod names;
+pub mod objects;
+mod openapi;
+mod pki;
+mod protobuf;
+pub mod registry;
+mod reviews;
+mod storage;
+mod stream;
+mod subresources;
+pub mod watch;
+
+pub use cluster::{Cluster, ClusterConfig, ClusterHandle, ClusterServer};
+pub use error::Error;
+pub use http::{MAX_BODY_BYTES, VERSION};
+pub use objects::{Ctx, Deleted, ListResult};

@@ -175,7 +175,7 @@ impl Status {
     pub fn invalid(kind: &GroupKind, name: &str, errors: &[FieldError]) -> Self {
         let causes = errors
             .iter()
-            .map(|e| StatusCause { reason: e.kind.cause().into(), message: e.body(), field: e.field.clone() })
+            .map(|e| StatusCause { reason: e.cause().into(), message: e.body(), field: e.field.clone() })
             .collect();
         let details = StatusDetails {
             name: name.into(),
@@ -219,6 +219,16 @@ impl Status {
             "MethodNotAllowed",
             format!("{action} is not supported on resources of kind \"{resource}\""),
             StatusDetails { group: resource.group.clone(), kind: resource.resource.clone(), ..Default::default() },
+        )
+    }
+
+    /// 405 for a method the resource does not serve.
+    pub fn method_not_allowed() -> Self {
+        Self::failure(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource".into(),
+            StatusDetails::default(),
         )
     }
 
@@ -331,6 +341,11 @@ pub enum FieldErrorKind {
     Forbidden(String),
     TooLong(String, usize),
     TypeInvalid(String, String),
+    /// An error already rendered elsewhere: its `StatusCause` reason and its message body.
+    Rendered {
+        cause: String,
+        body: String,
+    },
 }
 
 impl FieldErrorKind {
@@ -344,6 +359,7 @@ impl FieldErrorKind {
             FieldErrorKind::Forbidden(_) => "FieldValueForbidden",
             FieldErrorKind::TooLong(..) => "FieldValueTooLong",
             FieldErrorKind::TypeInvalid(..) => "FieldValueTypeInvalid",
+            FieldErrorKind::Rendered { .. } => "",
         }
     }
 }
@@ -447,7 +463,21 @@ impl FieldError {
             }
             FieldErrorKind::TooLong(_, max) => format!("Too long: may not be more than {max} bytes"),
             FieldErrorKind::TypeInvalid(v, detail) => format!("Invalid value: {v}: {detail}"),
+            FieldErrorKind::Rendered { body, .. } => body.clone(),
         }
+    }
+
+    /// The `StatusCause` reason (`FieldValueRequired`, ...).
+    pub fn cause(&self) -> &str {
+        match &self.kind {
+            FieldErrorKind::Rendered { cause, .. } => cause,
+            other => other.cause(),
+        }
+    }
+
+    /// An error rendered by another crate (its cause reason and message body).
+    pub fn rendered(field: impl Into<String>, cause: impl Into<String>, body: impl Into<String>) -> Self {
+        FieldError { field: field.into(), kind: FieldErrorKind::Rendered { cause: cause.into(), body: body.into() } }
     }
 }
 

@@ -1,0 +1,260 @@
+//! The HTTP front of a cluster: every request is parsed into a RequestInfo, authenticated,
+//! authorized, counted in the metrics and then served — non-resource paths here (version,
+//! health, metrics, discovery, OpenAPI), resource requests by [`crate::handlers`]. Errors are
+//! `Status` objects with kube-apiserver's wording.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use kube_core::{RequestInfo, Status};
+
+use crate::authn;
+use crate::authz::{self, Decision};
+use crate::cluster::Cluster;
+use crate::metrics::RequestLabels;
+
+/// kube-apiserver's limit on request bodies (3 MiB).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The version this server reports (`kubectl`'s dispatcher picks its binary by the minor).
+pub const VERSION: &str = r#"{
+  "major": "1",
+  "minor": "32",
+  "gitVersion": "v1.32.0-eks-rampart",
+  "gitCommit": "70d3cc986aa8221cd1dfb1121852688902d3bf53",
+  "gitTreeState": "clean",
+  "buildDate": "2024-12-11T17:59:15Z",
+  "goVersion": "go1.23.3",
+  "compiler": "gc",
+  "platform": "linux/amd64"
+}"#;
+
+pub fn router(cluster: Arc<Cluster>) -> Router {
+    Router::new().fallback(handle).with_state(cluster)
+}
+
+/// A Status reply (always JSON, with the Status's code).
+pub fn status_response(status: &Status) -> Response {
+    let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (code, status.to_bytes()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A reply with a body and a content type.
+pub fn body_response(code: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = code;
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// A JSON reply.
+pub fn json_response(code: StatusCode, value: &serde_json::Value) -> Response {
+    body_response(code, "application/json", serde_json::to_vec(value).expect("JSON values serialize"))
+}
+
+fn text(code: StatusCode, body: impl Into<String>) -> Response {
+    body_response(code, "text/plain; charset=utf-8", body.into())
+}
+
+/// Attach `Warning` headers (`299 - "…"`).
+pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let quoted = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
+}
+
+/// Read a request body up to the limit: 413 beyond it.
+pub async fn read_body(body: Body) -> Result<Bytes, Status> {
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(bytes),
+        Err(err) => {
+            let too_large = std::error::Error::source(&err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
+                || err.to_string().contains("length limit");
+            if too_large {
+                Err(Status::request_entity_too_large(MAX_BODY_BYTES))
+            } else {
+                Err(Status::bad_request(format!("error reading the request body: {err}")))
+            }
+        }
+    }
+}
+
+fn scope(info: &RequestInfo) -> &'static str {
+    if !info.is_resource_request {
+        ""
+    } else if !info.namespace.is_empty() && !(info.resource == "namespaces" && info.name == info.namespace) {
+        "namespace"
+    } else if !info.name.is_empty() {
+        "resource"
+    } else {
+        "cluster"
+    }
+}
+
+async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body>) -> Response {
+    let start = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
+    let info = match RequestInfo::new(method.as_str(), &path, query.as_deref()) {
+        Ok(info) => info,
+        Err(message) => return status_response(&Status::internal(message)),
+    };
+    let response = serve(&cluster, &info, request).await;
+    if info.verb != "watch" {
+        let labels = RequestLabels {
+            verb: info.verb.to_ascii_uppercase(),
+            group: info.api_group.clone(),
+            version: info.api_version.clone(),
+            resource: info.resource.clone(),
+            subresource: info.subresource.clone(),
+            scope: scope(&info).into(),
+            component: "apiserver".into(),
+        };
+        cluster.metrics.observe_request(labels, response.status().as_u16(), start.elapsed());
+    }
+    response
+}
+
+async fn serve(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Request<Body>) -> Response {
+    let subject = request.extensions().get::<tls::ConnectionInfo>().and_then(|c| c.client_subject());
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authenticated =
+        match authn::authenticate(subject, authorization, &cluster.token_authenticators(), cluster.allow_anonymous)
+            .await
+        {
+            Ok(authenticated) => authenticated,
+            Err(status) => return status_response(&status),
+        };
+    let user = authenticated.into_user();
+    let attributes = info.attributes(user.clone());
+    let chain = cluster.authorizers();
+    let (decision, authorizer) = authz::authorize(&chain, &attributes);
+    match decision {
+        Decision::Allow(_) => cluster.metrics.observe_decision("allowed", authorizer),
+        Decision::Deny(reason) | Decision::NoOpinion(reason) => {
+            cluster.metrics.observe_decision("denied", if authorizer.is_empty() { "none" } else { authorizer });
+            return status_response(&authz::forbidden(info, &user.name, &reason));
+        }
+    }
+    if info.is_resource_request {
+        crate::handlers::serve(cluster, info, user, request).await
+    } else {
+        non_resource(cluster, info, request).await
+    }
+}
+
+/// `/version`, `/healthz`, `/livez`, `/readyz`, `/metrics`, discovery and OpenAPI.
+async fn non_resource(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Request<Body>) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        return status_response(&Status::not_found_path());
+    }
+    let path = info.path.trim_end_matches('/');
+    let query = request.uri().query().unwrap_or_default();
+    let verbose = query.split('&').any(|p| p == "verbose" || p.starts_with("verbose="));
+    match path {
+        "/version" => body_response(StatusCode::OK, "application/json", VERSION),
+        "/healthz" | "/livez" | "/readyz" => health(cluster, &path[1..], verbose).await,
+        p if ["/healthz/", "/livez/", "/readyz/"].iter().any(|prefix| p.starts_with(prefix)) => {
+            let (endpoint, check) = p[1..].split_once('/').unwrap_or_default();
+            if health_checks(endpoint).contains(&check) {
+                text(StatusCode::OK, "ok")
+            } else {
+                status_response(&Status::not_found_path())
+            }
+        }
+        "/metrics" => body_response(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            cluster.metrics.render(),
+        ),
+        "" | "/api" | "/apis" => crate::discovery::serve(cluster, path, request.headers()),
+        p if p.starts_with("/api/") || p.starts_with("/apis/") => {
+            crate::discovery::serve(cluster, p, request.headers())
+        }
+        p if p == "/openapi/v2" || p == "/openapi/v3" || p.starts_with("/openapi/v3/") => {
+            crate::openapi::serve(cluster, p, query, request.headers())
+        }
+        _ => status_response(&Status::not_found_path()),
+    }
+}
+
+fn health_checks(endpoint: &str) -> &'static [&'static str] {
+    match endpoint {
+        "readyz" => &[
+            "ping",
+            "log",
+            "etcd",
+            "etcd-readiness",
+            "informer-sync",
+            "poststarthook/start-apiextensions-controllers",
+            "poststarthook/crd-informer-synced",
+            "poststarthook/rbac/bootstrap-roles",
+            "shutdown",
+        ],
+        "livez" => &[
+            "ping",
+            "log",
+            "etcd",
+            "poststarthook/start-apiextensions-controllers",
+            "poststarthook/crd-informer-synced",
+            "poststarthook/rbac/bootstrap-roles",
+        ],
+        _ => &[
+            "ping",
+            "log",
+            "etcd",
+            "poststarthook/start-apiextensions-controllers",
+            "poststarthook/crd-informer-synced",
+            "poststarthook/rbac/bootstrap-roles",
+        ],
+    }
+}
+
+async fn health(cluster: &Arc<Cluster>, endpoint: &str, verbose: bool) -> Response {
+    let store_ok = cluster.objects.current_revision().await.is_ok();
+    let checks = health_checks(endpoint);
+    if !verbose {
+        return if store_ok {
+            text(StatusCode::OK, "ok")
+        } else {
+            text(StatusCode::INTERNAL_SERVER_ERROR, format!("[-]etcd failed: reason withheld\n{endpoint} check failed"))
+        };
+    }
+    let mut out = String::new();
+    for check in checks {
+        let ok = !check.starts_with("etcd") || store_ok;
+        if ok {
+            out.push_str(&format!("[+]{check} ok\n"));
+        } else {
+            out.push_str(&format!("[-]{check} failed: reason withheld\n"));
+        }
+    }
+    if store_ok {
+        out.push_str(&format!("{endpoint} check passed\n"));
+        text(StatusCode::OK, out)
+    } else {
+        out.push_str(&format!("{endpoint} check failed\n"));
+        text(StatusCode::INTERNAL_SERVER_ERROR, out)
+    }
+}
+
+/// The request headers a handler needs.
+pub fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,240 @@
+//! The review APIs, answered and never stored: SelfSubjectReview (who am I), SelfSubjectAccessReview,
+//! SubjectAccessReview and LocalSubjectAccessReview (asked of the same authorizer chain that
+//! guards every request, so they always agree with it), SelfSubjectRulesReview (the rules the
+//! chain's authorizers can enumerate) and TokenReview (the bearer-token authenticators).
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use chrono::Utc;
+use http::StatusCode;
+use kube_core::{FieldError, GroupKind, Status, meta};
+use rbac::{Attributes, ResourceAttributes, UserInfo};
+use serde_json::{Map, Value, json};
+
+use crate::authz::{self, Decision};
+use crate::cluster::Cluster;
+use crate::http::json_response;
+use crate::registry::ResourceDef;
+
+fn s(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+fn user_json(user: &UserInfo) -> Value {
+    let mut m = Map::new();
+    m.insert("username".into(), user.name.clone().into());
+    if !user.uid.is_empty() {
+        m.insert("uid".into(), user.uid.clone().into());
+    }
+    if !user.groups.is_empty() {
+        m.insert("groups".into(), json!(user.groups));
+    }
+    if !user.extra.is_empty() {
+        m.insert("extra".into(), json!(user.extra));
+    }
+    Value::Object(m)
+}
+
+/// The review's answer: the request echoed with `kind`/`apiVersion` set and `status` filled in.
+fn answer(def: &ResourceDef, request: &Value, status: Value) -> Response {
+    let mut out = Map::new();
+    out.insert("kind".into(), def.kind.clone().into());
+    out.insert("apiVersion".into(), def.api_version().into());
+    let mut metadata = request.get("metadata").cloned().unwrap_or_else(|| json!({}));
+    if let Some(m) = metadata.as_object_mut() {
+        m.entry("creationTimestamp").or_insert(Value::Null);
+    }
+    out.insert("metadata".into(), metadata);
+    if let Some(spec) = request.get("spec") {
+        out.insert("spec".into(), spec.clone());
+    }
+    out.insert("status".into(), status);
+    json_response(StatusCode::CREATED, &Value::Object(out))
+}
+
+fn invalid(def: &ResourceDef, errors: &[FieldError]) -> Status {
+    Status::invalid(&GroupKind::new(&def.group, &def.kind), "", errors)
+}
+
+/// Attributes of an access review's spec for `user`.
+fn review_attributes(
+    def: &ResourceDef,
+    spec: &Value,
+    user: UserInfo,
+    namespace: Option<&str>,
+) -> Result<Attributes, Status> {
+    let resource = spec.get("resourceAttributes").filter(|v| !v.is_null());
+    let non_resource = spec.get("nonResourceAttributes").filter(|v| !v.is_null());
+    match (resource, non_resource) {
+        (Some(r), None) => {
+            let mut attrs = ResourceAttributes {
+                namespace: s(r, "/namespace"),
+                api_group: s(r, "/group"),
+                api_version: s(r, "/version"),
+                resource: s(r, "/resource"),
+                subresource: s(r, "/subresource"),
+                name: s(r, "/name"),
+            };
+            if let Some(ns) = namespace {
+                if attrs.namespace != ns {
+                    return Err(invalid(
+                        def,
+                        &[FieldError::invalid(
+                            "spec.resourceAttributes.namespace",
+                            &attrs.namespace,
+                            "must match metadata.namespace",
+                        )],
+                    ));
+                }
+                attrs.namespace = ns.to_string();
+            }
+            Ok(Attributes { user, verb: s(r, "/verb"), resource: Some(attrs), path: String::new() })
+        }
+        (None, Some(n)) => {
+            if namespace.is_some() {
+                return Err(invalid(
+                    def,
+                    &[FieldError::invalid_raw(
+                        "spec.nonResourceAttributes",
+                        "v1.NonResourceAttributes{...}",
+                        "disallowed on this kind of request",
+                    )],
+                ));
+            }
+            Ok(Attributes { user, verb: s(n, "/verb"), resource: None, path: s(n, "/path") })
+        }
+        (Some(_), Some(_)) => Err(invalid(
+            def,
+            &[FieldError::invalid_raw(
+                "spec.nonResourceAttributes",
+                "v1.NonResourceAttributes{...}",
+                "cannot be specified in combination with resourceAttributes",
+            )],
+        )),
+        (None, None) => Err(invalid(
+            def,
+            &[FieldError::invalid_raw(
+                "spec.resourceAttributes",
+                "\"null\"",
+                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            )],
+        )),
+    }
+}
+
+fn access_status(cluster: &Cluster, attributes: &Attributes) -> Value {
+    let chain = cluster.authorizers();
+    let (decision, _) = authz::authorize(&chain, attributes);
+    match decision {
+        Decision::Allow(reason) => {
+            let mut status = json!({"allowed": true});
+            if !reason.is_empty() {
+                status["reason"] = reason.into();
+            }
+            status
+        }
+        Decision::Deny(reason) => json!({"allowed": false, "denied": true, "reason": reason}),
+        Decision::NoOpinion(reason) => {
+            let mut status = json!({"allowed": false});
+            if !reason.is_empty() {
+                status["reason"] = reason.into();
+            }
+            status
+        }
+    }
+}
+
+/// Answer a review (POST to one of the review resources).
+pub async fn create(
+    cluster: &Arc<Cluster>,
+    def: &ResourceDef,
+    namespace: &str,
+    user: &UserInfo,
+    mut request: Value,
+) -> Result<Response, Status> {
+    crate::objects::check_type(def, &mut request)?;
+    let spec = request.get("spec").cloned().unwrap_or_else(|| json!({}));
+    match def.kind.as_str() {
+        "SelfSubjectReview" => {
+            let mut request = request;
+            request["metadata"] = json!({"creationTimestamp": meta::format_time(Utc::now())});
+            Ok(answer(def, &request, json!({"userInfo": user_json(user)})))
+        }
+        "SelfSubjectAccessReview" => {
+            let attributes = review_attributes(def, &spec, user.clone(), None)?;
+            Ok(answer(def, &request, access_status(cluster, &attributes)))
+        }
+        "SubjectAccessReview" | "LocalSubjectAccessReview" => {
+            let subject = UserInfo {
+                name: s(&spec, "/user"),
+                uid: s(&spec, "/uid"),
+                groups: spec
+                    .get("groups")
+                    .and_then(Value::as_array)
+                    .map(|g| g.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+                extra: spec.get("extra").and_then(|e| serde_json::from_value(e.clone()).ok()).unwrap_or_default(),
+            };
+            if subject.name.is_empty() && subject.groups.is_empty() {
+                return Err(invalid(
+                    def,
+                    &[FieldError::invalid("spec.user", "", "at least one of user or group must be specified")],
+                ));
+            }
+            let local = (def.kind == "LocalSubjectAccessReview").then_some(namespace);
+            if let Some(ns) = local {
+                let given = meta::namespace(&request);
+                if !given.is_empty() && given != ns {
+                    return Err(Status::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+            }
+            let attributes = review_attributes(def, &spec, subject, local)?;
+            Ok(answer(def, &request, access_status(cluster, &attributes)))
+        }
+        "SelfSubjectRulesReview" => {
+            let namespace = s(&spec, "/namespace");
+            let (resource_rules, non_resource_rules, incomplete) =
+                authz::rules_for(&cluster.authorizers(), user, &namespace);
+            Ok(answer(
+                def,
+                &request,
+                json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": incomplete}),
+            ))
+        }
+        "TokenReview" => {
+            let token = s(&spec, "/token");
+            if token.is_empty() {
+                return Err(invalid(def, &[FieldError::required("spec.token")]));
+            }
+            let authenticators = cluster.token_authenticators();
+            let mut errors = Vec::new();
+            for authenticator in authenticators.iter() {
+                match authenticator.authenticate(&token).await {
+                    Ok(Some(found)) => {
+                        let found = crate::authn::with_authenticated_group(found);
+                        let audiences = spec
+                            .get("audiences")
+                            .cloned()
+                            .unwrap_or_else(|| json!(cluster.service_account_key.audiences));
+                        return Ok(answer(
+                            def,
+                            &request,
+                            json!({"authenticated": true, "user": user_json(&found), "audiences": audiences}),
+                        ));
+                    }
+                    Ok(None) => {}
+                    Err(reason) => errors.push(reason),
+                }
+            }
+            let mut status = json!({"user": {}});
+            if !errors.is_empty() {
+                status["error"] = format!("[{}]", errors.join(", ")).into();
+            }
+            Ok(answer(def, &request, status))
+        }
+        _ => Err(Status::method_not_allowed()),
+    }
+}
