@@ -19,6 +19,7 @@
 //! - fields come in declaration order (the Go struct's), map keys sorted as Go sorts them, and
 //!   `kind` and `apiVersion` first.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use base64::Engine as _;
@@ -128,28 +129,94 @@ fn string_field(message: &DynamicMessage, name: &str) -> String {
     }
 }
 
-/// Write the fields that Go's JSON encoder would write for this message into `out`.
-fn write_fields(message: &DynamicMessage, out: &mut Map<String, Json>) -> Result<(), Error> {
-    let descriptor = message.descriptor();
+/// How one message is written as JSON: worked out once per message type, from the descriptor
+/// and the facts, so decoding does no name lookups.
+struct Plan {
+    special: Special,
+    fields: Vec<FieldPlan>,
+}
+
+struct FieldPlan {
+    field: FieldDescriptor,
+    json_name: String,
+    /// A scalar whose zero value is left out (Go: non-pointer with `omitempty`).
+    omit_zero: bool,
+    /// Absent, written as `null` (Go: slice, map or pointer without `omitempty`).
+    null_when_absent: bool,
+}
+
+/// Kubernetes' types whose JSON is not an object of their fields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Object,
+    Time,
+    MicroTime,
+    Duration,
+    Quantity,
+    IntOrString,
+    EmbeddedJson,
+    PropsOrArray,
+    PropsOrBool,
+    PropsOrStrings,
+    ListWrapper,
+}
+
+static PLANS: LazyLock<HashMap<String, Plan>> =
+    LazyLock::new(|| POOL.all_messages().map(|m| (m.full_name().to_string(), plan(&m))).collect());
+
+fn plan(descriptor: &MessageDescriptor) -> Plan {
+    let name = descriptor.full_name();
+    let special = match name {
+        TIME => Special::Time,
+        MICRO_TIME => Special::MicroTime,
+        DURATION => Special::Duration,
+        QUANTITY => Special::Quantity,
+        INT_OR_STRING => Special::IntOrString,
+        RAW_EXTENSION | FIELDS_V1 | CRD_JSON => Special::EmbeddedJson,
+        CRD_PROPS_OR_ARRAY => Special::PropsOrArray,
+        CRD_PROPS_OR_BOOL => Special::PropsOrBool,
+        CRD_PROPS_OR_STRINGS => Special::PropsOrStrings,
+        wrapper if LIST_WRAPPERS.contains(&wrapper) => Special::ListWrapper,
+        _ => Special::Object,
+    };
     // Declaration order is the Go struct's order (field numbers are not: fields added later in
     // the middle of a struct get higher numbers).
-    let declared = descriptor.descriptor_proto().field.iter().filter_map(|f| descriptor.get_field(f.number() as u32));
-    for field in declared {
-        if !message.has_field(&field) {
-            if listed(facts::NULL_WHEN_ABSENT, descriptor.full_name(), field.name()) {
-                out.insert(json_name(descriptor.full_name(), &field).to_string(), Json::Null);
+    let fields = descriptor
+        .descriptor_proto()
+        .field
+        .iter()
+        .filter_map(|f| descriptor.get_field(u32::try_from(f.number()).ok()?))
+        .map(|field| {
+            let scalar = !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
+            FieldPlan {
+                json_name: json_name(name, field.name()),
+                omit_zero: scalar && !listed(facts::ZERO_SIGNIFICANT, name, field.name()),
+                null_when_absent: listed(facts::NULL_WHEN_ABSENT, name, field.name()),
+                field,
+            }
+        })
+        .collect();
+    Plan { special, fields }
+}
+
+fn plan_of(message: &DynamicMessage) -> &'static Plan {
+    PLANS.get(message.descriptor().full_name()).expect("every message of the pool has a plan")
+}
+
+/// Write the fields that Go's JSON encoder would write for this message into `out`.
+fn write_fields(message: &DynamicMessage, out: &mut Map<String, Json>) -> Result<(), Error> {
+    for plan in &plan_of(message).fields {
+        if !message.has_field(&plan.field) {
+            if plan.null_when_absent {
+                out.insert(plan.json_name.clone(), Json::Null);
             }
             continue;
         }
-        let value = message.get_field(&field);
-        let scalar = !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
-        if scalar
-            && value.is_default_for_field(&field)
-            && !listed(facts::ZERO_SIGNIFICANT, descriptor.full_name(), field.name())
-        {
+        let value = message.get_field(&plan.field);
+        if plan.omit_zero && value.is_default_for_field(&plan.field) {
             continue;
         }
-        out.insert(json_name(descriptor.full_name(), &field).to_string(), to_json(&value, &field)?);
+        out.insert(plan.json_name.clone(), to_json(&value, &plan.field)?);
     }
     Ok(())
 }
@@ -159,13 +226,11 @@ fn listed(table: &[(&str, &[&str])], message: &str, field: &str) -> bool {
     table.binary_search_by(|(m, _)| m.cmp(&message)).is_ok_and(|i| table[i].1.contains(&field))
 }
 
-fn json_name<'a>(message: &str, field: &'a FieldDescriptor) -> &'a str {
+/// The Go JSON name of a field: its protobuf name unless `facts::JSON_NAMES` says otherwise.
+fn json_name(message: &str, field: &str) -> String {
     let start = facts::JSON_NAMES.partition_point(|(m, _, _)| *m < message);
-    facts::JSON_NAMES[start..]
-        .iter()
-        .take_while(|(m, _, _)| *m == message)
-        .find(|(_, proto, _)| *proto == field.name())
-        .map_or(field.name(), |(_, _, json)| json)
+    let renamed = facts::JSON_NAMES[start..].iter().take_while(|(m, _, _)| *m == message).find(|(_, p, _)| *p == field);
+    renamed.map_or(field, |(_, _, json)| json).to_string()
 }
 
 fn to_json(value: &Value, field: &FieldDescriptor) -> Result<Json, Error> {
@@ -217,16 +282,15 @@ fn finite(n: f64, field: &FieldDescriptor) -> Result<Json, Error> {
 
 /// A message as JSON, with Kubernetes' special types written as Go writes them.
 fn message_to_json(message: &DynamicMessage, field: &FieldDescriptor) -> Result<Json, Error> {
-    let name = message.descriptor().full_name().to_string();
     let number = |n: u32| message.get_field_by_number(n).map(|v| v.into_owned());
     let present = |n: u32| message.has_field_by_number(n);
-    Ok(match name.as_str() {
-        TIME => match (present(1), number(1)) {
+    Ok(match plan_of(message).special {
+        Special::Time => match (present(1), number(1)) {
             (true, Some(Value::I64(seconds))) => Json::String(rfc3339(seconds, 0, false, field)?),
             _ if !present(2) => Json::Null,
             _ => Json::String(rfc3339(0, 0, false, field)?),
         },
-        MICRO_TIME => {
+        Special::MicroTime => {
             if !present(1) && !present(2) {
                 Json::Null
             } else {
@@ -235,33 +299,33 @@ fn message_to_json(message: &DynamicMessage, field: &FieldDescriptor) -> Result<
                 Json::String(rfc3339(seconds, nanos, true, field)?)
             }
         }
-        DURATION => Json::String(go_duration(number(1).and_then(|v| v.as_i64()).unwrap_or(0))),
-        QUANTITY => Json::String(number(1).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
-        INT_OR_STRING => match number(1).and_then(|v| v.as_i64()).unwrap_or(0) {
+        Special::Duration => Json::String(go_duration(number(1).and_then(|v| v.as_i64()).unwrap_or(0))),
+        Special::Quantity => Json::String(number(1).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+        Special::IntOrString => match number(1).and_then(|v| v.as_i64()).unwrap_or(0) {
             1 => Json::String(number(3).and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
             _ => Json::from(number(2).and_then(|v| v.as_i32()).unwrap_or(0)),
         },
-        RAW_EXTENSION | FIELDS_V1 | CRD_JSON => embedded_json(number(1), field)?,
-        CRD_PROPS_OR_ARRAY => match number(2) {
+        Special::EmbeddedJson => embedded_json(number(1), field)?,
+        Special::PropsOrArray => match number(2) {
             Some(Value::List(schemas)) if !schemas.is_empty() => to_json(&Value::List(schemas), field)?,
             _ => optional_message(message, 1, field)?,
         },
-        CRD_PROPS_OR_BOOL => {
+        Special::PropsOrBool => {
             if present(2) {
                 optional_message(message, 2, field)?
             } else {
                 Json::Bool(number(1).and_then(|v| v.as_bool()).unwrap_or(false))
             }
         }
-        CRD_PROPS_OR_STRINGS => match number(2) {
+        Special::PropsOrStrings => match number(2) {
             Some(Value::List(strings)) if !strings.is_empty() => to_json(&Value::List(strings), field)?,
             _ => optional_message(message, 1, field)?,
         },
-        wrapper if LIST_WRAPPERS.contains(&wrapper) => match number(1) {
+        Special::ListWrapper => match number(1) {
             Some(items) => to_json(&items, field)?,
             None => Json::Array(Vec::new()),
         },
-        _ => {
+        Special::Object => {
             let mut map = Map::new();
             write_fields(message, &mut map)?;
             Json::Object(map)
