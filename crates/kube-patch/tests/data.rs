@@ -1,12 +1,12 @@
 //! Runs the case files under `tests/data/`: each file names a kind and lists cases, each either
 //! one patch applied to a live object (`live`, `type`, `patch`, then `expect` or `error`) or a
-//! sequence of `steps` (`update`, `patch`, `apply`) against a live object that a failed step must
-//! leave untouched.
+//! sequence of `steps` (`update`, `apply`, `applyText` for a raw apply body, or a patch with a
+//! `type`) against a live object that a failed step must leave untouched.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use kube_patch::{FieldManager, PatchError, PatchType, Schema, apply_patch};
+use kube_patch::{FieldManager, PatchError, PatchType, Schema, apply_patch, decode_apply_patch};
 use serde_json::Value;
 
 const DEFAULT_TIME: &str = "2026-11-28T09:12:25Z";
@@ -103,12 +103,16 @@ fn run_steps(context: &str, kind: &Value, case: &Value) {
         } else if let Some(object) = step.get("apply") {
             let force = step.get("force").and_then(Value::as_bool).unwrap_or(false);
             fm.apply(live.as_ref(), object, manager, force, time(step))
+        } else if let Some(Value::String(body)) = step.get("applyText") {
+            let force = step.get("force").and_then(Value::as_bool).unwrap_or(false);
+            decode_apply_patch(body.as_bytes())
+                .and_then(|config| fm.apply(live.as_ref(), &config, manager, force, time(step)))
         } else if let Some(t) = step.get("type").and_then(Value::as_str) {
             let current = live.clone().expect("a patch step needs a live object");
             apply_patch(&current, &patch_body(step), patch_type(t), schema)
                 .map(|patched| fm.update(Some(&current), patched, manager, time(step)))
         } else {
-            panic!("{context}: a step is update, apply or a patch with a type");
+            panic!("{context}: a step is update, apply, applyText or a patch with a type");
         };
         match check_result(&context, result, step) {
             Some(new) => live = Some(new),
