@@ -423,28 +423,15 @@ impl Set {
     /// The paths of `self` not in `other` (path by path: a member of `other` does not remove the
     /// paths below it).
     pub(crate) fn difference(&self, other: &Set) -> Set {
-        let mut members = Vec::new();
-        join(&self.members, &other.members, me, me, |a, b| {
-            if let (Some(pe), None) = (a, b) {
-                members.push(pe.clone());
-            }
-        });
-        let mut children = Vec::new();
-        join(&self.children, &other.children, child_key, child_key, |a, b| match (a, b) {
-            (Some((pe, x)), Some((_, y))) => {
-                let d = x.difference(y);
-                if !d.is_empty() {
-                    children.push((pe.clone(), d));
-                }
-            }
-            (Some(c), None) => children.push(c.clone()),
-            _ => {}
-        });
-        Set { members, children }
+        self.subtract(other, false)
     }
 
     /// The paths of `self` neither in `other` nor below a member of `other`.
     pub(crate) fn recursive_difference(&self, other: &Set) -> Set {
+        self.subtract(other, true)
+    }
+
+    fn subtract(&self, other: &Set, recursive: bool) -> Set {
         let mut members = Vec::new();
         join(&self.members, &other.members, me, me, |a, b| {
             if let (Some(pe), None) = (a, b) {
@@ -453,9 +440,9 @@ impl Set {
         });
         let mut children = Vec::new();
         join(&self.children, &other.children, child_key, child_key, |a, b| match (a, b) {
-            (Some((pe, _)), _) if other.has_member(pe) => {}
+            (Some((pe, _)), _) if recursive && other.has_member(pe) => {}
             (Some((pe, x)), Some((_, y))) => {
-                let d = x.recursive_difference(y);
+                let d = x.subtract(y, recursive);
                 if !d.is_empty() {
                     children.push((pe.clone(), d));
                 }
