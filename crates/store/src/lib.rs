@@ -19,7 +19,7 @@
 //! bytes (JSON for everything Rampart stores).
 //!
 //! Backends: [`MemStore`] (in memory, the reference), [`EmbeddedStore`] (durable, on disk, the
-//! default of `rampart serve`), and, next, an etcd backend. Every backend passes the same
+//! default of `rampart serve`), and `EtcdStore` (feature `etcd`). Every backend passes the same
 //! conformance suite (`tests/conformance/`). [`spawn_compactor`] compacts any backend on a
 //! schedule, as kube-apiserver does.
 //!
@@ -28,6 +28,8 @@
 
 mod compaction;
 mod embedded;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod feed;
 mod mem;
 
@@ -39,6 +41,8 @@ use futures::Stream;
 
 pub use compaction::{CompactionPolicy, spawn_compactor};
 pub use embedded::{EmbeddedOptions, EmbeddedStore, FORMAT_VERSION};
+#[cfg(feature = "etcd")]
+pub use etcd::{EtcdOptions, EtcdStore};
 pub use mem::MemStore;
 
 /// A store revision. Revisions only grow, by one per writing transaction; an empty store is at
@@ -61,7 +65,7 @@ pub struct KeyValue {
 }
 
 /// Which keys a range or watch covers, starting at its `key`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KeyRange {
     /// Exactly `key`.
     Single,

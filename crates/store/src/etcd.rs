@@ -1,0 +1,492 @@
+//! The etcd backend (feature `etcd`): the trait over etcd's v3 API with `etcd-client`, for
+//! running Rampart on an etcd cluster, as EKS's control plane does.
+//!
+//! Ranges, transactions and compaction are one RPC each; etcd's errors map to the trait's:
+//! "required revision has been compacted" to [`StoreError::Compacted`] (with the compaction
+//! revision asked of etcd), "required revision is a future revision" to
+//! [`StoreError::FutureRevision`], "duplicate key given in txn request" to
+//! [`StoreError::InvalidRequest`].
+//!
+//! Watches fan out from one etcd watch per watched key range (a feed): every watcher of the
+//! same range shares it, replaying the feed's backlog of recent batches and then following it
+//! (the same per-watcher stream as the other backends). A watcher that starts before the
+//! backlog restarts the feed from its revision; watchers already on the feed skip what they
+//! have seen. A feed whose last watcher is gone cancels its etcd watch. If etcd cancels a
+//! feed (its start was compacted meanwhile) or the connection fails, every watcher of that feed
+//! gets the error and ends, as a Kubernetes watch does (the client lists again).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use etcd_client as etcd;
+use tokio::sync::broadcast;
+
+use crate::feed::{self, Batch, FeedItem};
+use crate::mem::DEFAULT_WATCH_CAPACITY;
+use crate::{
+    Compare, CompareOp, Event, EventKind, KeyRange, KeyValue, Op, OpResponse, RangeRequest, RangeResponse, Result,
+    Revision, Store, StoreError, Txn, TxnResponse, WatchRequest, WatchStream,
+};
+
+/// How often an idle feed checks whether anyone still watches it.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
+
+/// The feeds of a store, by watched key range.
+type Feeds = Arc<Mutex<HashMap<(String, KeyRange), Arc<Feed>>>>;
+
+/// How an [`EtcdStore`] connects and fans out.
+#[derive(Clone, Debug)]
+pub struct EtcdOptions {
+    /// How long to wait for a connection to etcd.
+    pub connect_timeout: Duration,
+    /// How many revisions a watcher may fall behind its feed before it gets
+    /// [`StoreError::WatcherLagged`]; also how many recent batches a feed keeps for new
+    /// watchers.
+    pub watch_capacity: usize,
+}
+
+impl Default for EtcdOptions {
+    fn default() -> Self {
+        EtcdOptions { connect_timeout: Duration::from_secs(5), watch_capacity: DEFAULT_WATCH_CAPACITY }
+    }
+}
+
+/// A [`Store`] on an etcd cluster (v3 API; tested against etcd 3.4). Cloning shares the
+/// connection and the watch feeds.
+#[derive(Clone)]
+pub struct EtcdStore {
+    client: etcd::Client,
+    feeds: Feeds,
+    options: EtcdOptions,
+}
+
+impl EtcdStore {
+    /// Connect to etcd at `endpoints` (`http://host:port`), checking that it answers.
+    pub async fn connect(endpoints: &[String], options: EtcdOptions) -> Result<Self> {
+        let unreachable =
+            |err: etcd::Error| StoreError::Backend(format!("cannot reach etcd at {}: {err}", endpoints.join(", ")));
+        let connect = etcd::ConnectOptions::new().with_connect_timeout(options.connect_timeout);
+        let mut client = etcd::Client::connect(endpoints, Some(connect)).await.map_err(unreachable)?;
+        tokio::time::timeout(options.connect_timeout, client.status())
+            .await
+            .map_err(|_| StoreError::Backend(format!("etcd at {} does not answer", endpoints.join(", "))))?
+            .map_err(unreachable)?;
+        Ok(EtcdStore { client, feeds: Arc::default(), options })
+    }
+
+    /// The store's error for an etcd error, for a request at `requested` (a revision).
+    async fn error(&self, err: etcd::Error, requested: Revision) -> StoreError {
+        let etcd::Error::GRpcStatus(status) = &err else { return StoreError::Backend(format!("etcd: {err}")) };
+        let message = status.message();
+        if message.contains("required revision has been compacted") {
+            return match self.compact_revision().await {
+                Ok(compact_revision) => StoreError::Compacted { requested, compact_revision },
+                Err(err) => err,
+            };
+        }
+        if message.contains("required revision is a future revision") {
+            return match self.current_revision().await {
+                Ok(current) => StoreError::FutureRevision { requested, current },
+                Err(err) => err,
+            };
+        }
+        if message.contains("duplicate key given in txn request") {
+            return StoreError::InvalidRequest(message.trim_start_matches("etcdserver: ").to_string());
+        }
+        StoreError::Backend(format!("etcd: {message}"))
+    }
+
+    /// The revision etcd last compacted to (only asked when an error says there was one).
+    async fn compact_revision(&self) -> Result<Revision> {
+        let mut client = self.client.clone();
+        let response = client.hash_kv(0).await.map_err(|err| StoreError::Backend(format!("etcd: {err}")))?;
+        Ok(response.compact_version())
+    }
+
+    fn feeds(&self) -> MutexGuard<'_, HashMap<(String, KeyRange), Arc<Feed>>> {
+        self.feeds.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The backlog from `start` and a subscription to the feed of `key`/`range`, starting or
+    /// restarting the feed if it does not reach back to `start`.
+    fn subscribe(
+        &self,
+        key: &str,
+        range: &KeyRange,
+        start: Revision,
+    ) -> (Vec<Arc<Batch>>, broadcast::Receiver<FeedItem>) {
+        let mut feeds = self.feeds();
+        let id = (key.to_string(), range.clone());
+        let feed = feeds
+            .entry(id.clone())
+            .or_insert_with(|| {
+                Arc::new(Feed {
+                    id,
+                    sender: feed::channel(self.options.watch_capacity),
+                    state: Mutex::new(FeedState {
+                        from: Revision::MAX,
+                        backlog: VecDeque::new(),
+                        generation: 0,
+                        task: None,
+                    }),
+                })
+            })
+            .clone();
+        let mut state = feed.state();
+        if start < state.from {
+            // Replay from `start` on a new etcd watch; the old one is canceled (its task, if
+            // mid-publish, sees it is stale). Watchers already on the feed skip what they saw.
+            if let Some(old) = state.task.take() {
+                old.abort();
+            }
+            state.generation += 1;
+            state.from = start;
+            state.backlog.clear();
+            let task = FeedTask {
+                client: self.client.clone(),
+                feeds: self.feeds.clone(),
+                feed: feed.clone(),
+                generation: state.generation,
+                capacity: self.options.watch_capacity,
+            };
+            state.task = Some(tokio::spawn(task.run(start)).abort_handle());
+        }
+        let first = state.backlog.partition_point(|batch| batch.revision < start);
+        let backlog = state.backlog.range(first..).cloned().collect();
+        (backlog, feed.sender.subscribe())
+    }
+}
+
+/// One etcd watch, shared by every watcher of its key range.
+struct Feed {
+    id: (String, KeyRange),
+    sender: broadcast::Sender<FeedItem>,
+    state: Mutex<FeedState>,
+}
+
+struct FeedState {
+    /// The backlog holds every batch from this revision on that the etcd watch delivered.
+    from: Revision,
+    backlog: VecDeque<Arc<Batch>>,
+    /// Which task publishes; bumped at each restart.
+    generation: u64,
+    task: Option<tokio::task::AbortHandle>,
+}
+
+impl Feed {
+    fn state(&self) -> MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+struct FeedTask {
+    client: etcd::Client,
+    feeds: Feeds,
+    feed: Arc<Feed>,
+    generation: u64,
+    capacity: usize,
+}
+
+impl FeedTask {
+    async fn run(self, start: Revision) {
+        let (key, range) = &self.feed.id;
+        let options = watch_options(range).with_start_revision(start).with_prev_key();
+        let mut watch = match self.client.watch_client().watch(key.as_str(), Some(options)).await {
+            Ok(watch) => watch,
+            Err(err) => return self.fail(StoreError::Backend(format!("etcd watch on {key}: {err}"))),
+        };
+        let mut idle = tokio::time::interval_at(tokio::time::Instant::now() + IDLE_CHECK, IDLE_CHECK);
+        loop {
+            let response = tokio::select! {
+                response = watch.message() => response,
+                _ = idle.tick() => {
+                    if self.retire_if_unwatched() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let response = match response {
+                Ok(Some(response)) => response,
+                Ok(None) => return self.fail(StoreError::Backend(format!("etcd closed the watch on {key}"))),
+                Err(err) => return self.fail(StoreError::Backend(format!("etcd watch on {key}: {err}"))),
+            };
+            if response.canceled() {
+                let err = if response.compact_revision() > 0 {
+                    StoreError::Compacted { requested: start, compact_revision: response.compact_revision() }
+                } else {
+                    StoreError::Backend(format!("etcd canceled the watch on {key}: {}", response.cancel_reason()))
+                };
+                return self.fail(err);
+            }
+            let batches = match batches(response.events()) {
+                Ok(batches) => batches,
+                Err(err) => return self.fail(err),
+            };
+            if !self.publish(batches) || self.retire_if_unwatched() {
+                return;
+            }
+        }
+    }
+
+    /// Publish `batches`; false if this task is stale (the feed was restarted).
+    fn publish(&self, batches: Vec<Batch>) -> bool {
+        let mut state = self.feed.state();
+        if state.generation != self.generation {
+            return false;
+        }
+        for batch in batches {
+            if state.backlog.back().is_some_and(|last| last.revision >= batch.revision) {
+                continue;
+            }
+            let batch = Arc::new(batch);
+            state.backlog.push_back(batch.clone());
+            while state.backlog.len() > self.capacity {
+                if let Some(evicted) = state.backlog.pop_front() {
+                    state.from = evicted.revision + 1;
+                }
+            }
+            let _ = self.feed.sender.send(Ok(batch));
+        }
+        true
+    }
+
+    /// Remove the feed if nobody watches it (dropping the task's etcd watch cancels it).
+    fn retire_if_unwatched(&self) -> bool {
+        if self.feed.sender.receiver_count() > 0 {
+            return false;
+        }
+        let mut feeds = self.feeds.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self.feed.state();
+        if state.generation != self.generation {
+            return true;
+        }
+        if self.feed.sender.receiver_count() > 0 {
+            return false;
+        }
+        if feeds.get(&self.feed.id).is_some_and(|feed| Arc::ptr_eq(feed, &self.feed)) {
+            feeds.remove(&self.feed.id);
+        }
+        true
+    }
+
+    /// End every watch on the feed with `err` and remove the feed.
+    fn fail(&self, err: StoreError) {
+        let mut feeds = self.feeds.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self.feed.state();
+        if state.generation != self.generation {
+            return;
+        }
+        tracing::debug!(key = %self.feed.id.0, error = %err, "etcd watch feed ended");
+        let _ = self.feed.sender.send(Err(err));
+        if feeds.get(&self.feed.id).is_some_and(|feed| Arc::ptr_eq(feed, &self.feed)) {
+            feeds.remove(&self.feed.id);
+        }
+    }
+}
+
+/// etcd's events, grouped by revision.
+fn batches(events: &[etcd::Event]) -> Result<Vec<Batch>> {
+    let mut batches: Vec<Batch> = Vec::new();
+    for event in events {
+        let kv = key_value(event.kv().ok_or_else(|| StoreError::Backend("etcd sent an event without a key".into()))?)?;
+        let kind = match event.event_type() {
+            etcd::EventType::Put => EventKind::Put,
+            etcd::EventType::Delete => EventKind::Delete,
+        };
+        let prev_kv = event.prev_kv().map(key_value).transpose()?;
+        let revision = kv.mod_revision;
+        let event = Event { kind, kv, prev_kv };
+        match batches.last_mut() {
+            Some(batch) if batch.revision == revision => batch.events.push(event),
+            _ => batches.push(Batch { revision, events: vec![event] }),
+        }
+    }
+    Ok(batches)
+}
+
+fn key_value(kv: &etcd::KeyValue) -> Result<KeyValue> {
+    let key = std::str::from_utf8(kv.key())
+        .map_err(|_| StoreError::Backend(format!("etcd holds a key that is not UTF-8: {:?}", kv.key())))?;
+    Ok(KeyValue {
+        key: key.to_string(),
+        value: Bytes::copy_from_slice(kv.value()),
+        create_revision: kv.create_revision(),
+        mod_revision: kv.mod_revision(),
+        version: kv.version(),
+    })
+}
+
+fn key_values(kvs: &[etcd::KeyValue]) -> Result<Vec<KeyValue>> {
+    kvs.iter().map(key_value).collect()
+}
+
+fn get_options(request: &RangeRequest) -> etcd::GetOptions {
+    let mut options = match &request.range {
+        KeyRange::Single => etcd::GetOptions::new(),
+        KeyRange::Prefix => etcd::GetOptions::new().with_prefix(),
+        KeyRange::UpTo(end) => etcd::GetOptions::new().with_range(end.as_str()),
+    };
+    if request.limit > 0 {
+        options = options.with_limit(request.limit as i64);
+    }
+    if request.revision > 0 {
+        options = options.with_revision(request.revision);
+    }
+    if request.count_only {
+        options = options.with_count_only();
+    }
+    options
+}
+
+fn delete_options(range: &KeyRange) -> etcd::DeleteOptions {
+    let options = etcd::DeleteOptions::new().with_prev_key();
+    match range {
+        KeyRange::Single => options,
+        KeyRange::Prefix => options.with_prefix(),
+        KeyRange::UpTo(end) => options.with_range(end.as_str()),
+    }
+}
+
+fn watch_options(range: &KeyRange) -> etcd::WatchOptions {
+    match range {
+        KeyRange::Single => etcd::WatchOptions::new(),
+        KeyRange::Prefix => etcd::WatchOptions::new().with_prefix(),
+        KeyRange::UpTo(end) => etcd::WatchOptions::new().with_range(end.as_str()),
+    }
+}
+
+fn compare(compare: &Compare) -> etcd::Compare {
+    let op = |op: &CompareOp| match op {
+        CompareOp::Equal => etcd::CompareOp::Equal,
+        CompareOp::NotEqual => etcd::CompareOp::NotEqual,
+        CompareOp::Greater => etcd::CompareOp::Greater,
+        CompareOp::Less => etcd::CompareOp::Less,
+    };
+    match compare {
+        Compare::ModRevision(key, o, revision) => etcd::Compare::mod_revision(key.as_str(), op(o), *revision),
+        Compare::CreateRevision(key, o, revision) => etcd::Compare::create_revision(key.as_str(), op(o), *revision),
+        Compare::Version(key, o, version) => etcd::Compare::version(key.as_str(), op(o), *version),
+    }
+}
+
+fn txn_op(op: &Op) -> etcd::TxnOp {
+    match op {
+        Op::Put { key, value } => {
+            etcd::TxnOp::put(key.as_str(), value.to_vec(), Some(etcd::PutOptions::new().with_prev_key()))
+        }
+        Op::Delete { key, range } => etcd::TxnOp::delete(key.as_str(), Some(delete_options(range))),
+        Op::Range(request) => etcd::TxnOp::get(request.key.as_str(), Some(get_options(request))),
+    }
+}
+
+fn header_revision(header: Option<&etcd::ResponseHeader>) -> Result<Revision> {
+    header.map(|header| header.revision()).ok_or_else(|| StoreError::Backend("etcd answered without a header".into()))
+}
+
+fn range_response(response: &etcd::GetResponse, request: &RangeRequest, current: Revision) -> Result<RangeResponse> {
+    Ok(RangeResponse {
+        kvs: key_values(response.kvs())?,
+        more: response.more(),
+        count: response.count() as usize,
+        revision: if request.revision > 0 { request.revision } else { current },
+    })
+}
+
+#[async_trait]
+impl Store for EtcdStore {
+    async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
+        let mut kv = self.client.kv_client();
+        let response = match kv.get(request.key.as_str(), Some(get_options(&request))).await {
+            Ok(response) => response,
+            Err(err) => return Err(self.error(err, request.revision).await),
+        };
+        range_response(&response, &request, header_revision(response.header())?)
+    }
+
+    async fn txn(&self, txn: Txn) -> Result<TxnResponse> {
+        let request = etcd::Txn::new()
+            .when(txn.compare.iter().map(compare).collect::<Vec<_>>())
+            .and_then(txn.success.iter().map(txn_op).collect::<Vec<_>>())
+            .or_else(txn.failure.iter().map(txn_op).collect::<Vec<_>>());
+        let mut kv = self.client.kv_client();
+        let response = match kv.txn(request).await {
+            Ok(response) => response,
+            Err(err) => {
+                let requested = txn
+                    .success
+                    .iter()
+                    .chain(&txn.failure)
+                    .find_map(|op| match op {
+                        Op::Range(range) if range.revision > 0 => Some(range.revision),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                return Err(self.error(err, requested).await);
+            }
+        };
+        let revision = header_revision(response.header())?;
+        let ops = if response.succeeded() { &txn.success } else { &txn.failure };
+        let mut responses = Vec::with_capacity(ops.len());
+        for (op, op_response) in ops.iter().zip(response.op_responses()) {
+            responses.push(match (op, op_response) {
+                (Op::Put { .. }, etcd::TxnOpResponse::Put(put)) => {
+                    OpResponse::Put { prev_kv: put.prev_key().map(key_value).transpose()? }
+                }
+                (Op::Delete { .. }, etcd::TxnOpResponse::Delete(delete)) => {
+                    let mut deleted = key_values(delete.prev_kvs())?;
+                    deleted.sort_by(|a, b| a.key.cmp(&b.key));
+                    OpResponse::Delete { deleted }
+                }
+                (Op::Range(request), etcd::TxnOpResponse::Get(get)) => {
+                    let current = get.header().map_or(revision, |header| header.revision());
+                    OpResponse::Range(range_response(&get, request, current)?)
+                }
+                (op, other) => {
+                    return Err(StoreError::Backend(format!("etcd answered {other:?} to {op:?}")));
+                }
+            });
+        }
+        Ok(TxnResponse { succeeded: response.succeeded(), revision, responses })
+    }
+
+    async fn watch(&self, request: WatchRequest) -> Result<WatchStream> {
+        let start = if request.start_revision == 0 {
+            self.current_revision().await? + 1
+        } else {
+            // A start etcd compacted away fails now, not on the stream.
+            let probe = RangeRequest {
+                revision: request.start_revision,
+                count_only: true,
+                range: request.range.clone(),
+                ..RangeRequest::key(request.key.as_str())
+            };
+            match self.range(probe).await {
+                Ok(_) | Err(StoreError::FutureRevision { .. }) => request.start_revision,
+                Err(err) => return Err(err),
+            }
+        };
+        let (backlog, live) = self.subscribe(&request.key, &request.range, start);
+        Ok(feed::watch_stream(backlog, live, WatchRequest { start_revision: start, ..request }))
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        let mut kv = self.client.kv_client();
+        match kv.compact(revision, None).await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.error(err, revision).await),
+        }
+    }
+
+    async fn current_revision(&self) -> Result<Revision> {
+        let mut kv = self.client.kv_client();
+        let response = kv
+            .get("\0", Some(etcd::GetOptions::new().with_count_only()))
+            .await
+            .map_err(|err| StoreError::Backend(format!("etcd: {err}")))?;
+        header_revision(response.header())
+    }
+}
