@@ -60,8 +60,6 @@ pub(crate) struct Node {
     pub rest_declared: bool,
     /// `x-kubernetes-map-type: atomic` / `+structType=atomic`: the object is one value.
     pub atomic_map: bool,
-    /// `patchStrategy: replace` on an object field: strategic merge patch replaces it whole.
-    pub smp_replace: bool,
     /// When the value is a list: its item node.
     pub elem: TypeId,
     /// When the value is a list: its server-side apply list type.
@@ -77,7 +75,6 @@ impl Node {
             rest,
             rest_declared,
             atomic_map: false,
-            smp_replace: false,
             elem: rest,
             list_type: ListType::Atomic,
             smp_list: SmpList::Replace,
@@ -230,7 +227,6 @@ impl Arena {
         if strategy.split(',').any(|s| s == "merge") {
             node.smp_list = SmpList::Merge { key: merge_key.clone() };
         }
-        node.smp_replace = strategy.split(',').any(|s| s == "replace");
         node.list_type = match ext("x-kubernetes-list-type").and_then(Value::as_str) {
             Some("set") => ListType::Set,
             Some("map") => {

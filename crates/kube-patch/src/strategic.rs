@@ -136,11 +136,7 @@ impl Smp<'_> {
             match (current.take(), patch_value) {
                 (Value::Object(live), Value::Object(patch_map)) => {
                     let child = self.schema.field(id, &key).0;
-                    *current = if self.schema.node(child).smp_replace {
-                        Value::Object(clean_map(patch_map))
-                    } else {
-                        Value::Object(self.merge_map(live, patch_map, child)?)
-                    };
+                    *current = Value::Object(self.merge_map(live, patch_map, child)?);
                 }
                 (Value::Array(live), Value::Array(patch_list)) => {
                     let child = self.schema.field(id, &key).0;
