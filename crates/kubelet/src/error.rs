@@ -31,6 +31,9 @@ pub enum KubeletError {
     /// The named container is not in the pod's spec (kube-apiserver).
     #[error("container {container} is not valid for pod {pod}")]
     ContainerNotValid { container: String, pod: String },
+    /// Exec into a pod not scheduled to a node yet (kube-apiserver).
+    #[error("pod {pod} does not have a host assigned")]
+    NoHostAssigned { pod: String },
     /// The container has not started yet, so it has no log (the kubelet).
     #[error("container {} in pod {} is waiting to start: {reason}", go_quote(container), go_quote(pod))]
     ContainerWaiting { container: String, pod: String, reason: String },
@@ -87,6 +90,7 @@ impl KubeletError {
         match self {
             Self::ContainerNameRequired { .. }
             | Self::ContainerNotValid { .. }
+            | Self::NoHostAssigned { .. }
             | Self::ContainerWaiting { .. }
             | Self::PreviousNotFound { .. }
             | Self::BadRequest(_)

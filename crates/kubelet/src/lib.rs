@@ -18,7 +18,8 @@
 //! - [`Runtime::exec`] → [`ExecProcess`], served by [`websocket::serve`] (axum) or
 //!   [`serve_exec`] (any sink/stream); [`PodExecQuery::parse`] reads the query.
 //! - [`ExecPolicy::decide`]: `--exec=auto|off|local` against the Kubernetes listen addresses.
-//! - [`resolve_container`]: kube-apiserver's choice of container and its errors.
+//! - [`PodSummary::from_object`]: what logs and exec need of a Pod object; its `container`
+//!   is kube-apiserver's choice of container ([`resolve_container`]) with its errors.
 //! - [`KubeletError`]: every failure with kube-apiserver's or the kubelet's wording, HTTP
 //!   status and reason.
 
@@ -39,6 +40,6 @@ pub use driver::{ExecOutcome, Message, serve_exec};
 pub use error::{FieldError, KubeletError};
 pub use exec::{ExecOptions, ExecProcess, PodExecQuery};
 pub use logs::{LogOptions, LogSince, LogStream, PodLogQuery};
-pub use pod::{ContainerSpec, EnvVar, PodRef, expand, resolve_container};
+pub use pod::{ContainerSpec, EnvVar, PodRef, PodSummary, expand, resolve_container};
 pub use policy::{ExecMode, ExecPolicy};
 pub use runtime::{ContainerState, ContainerStatus, Runtime, Sandbox, StartedContainer, Terminated};

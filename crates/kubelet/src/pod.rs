@@ -37,6 +37,67 @@ pub(crate) fn check_segment(what: &str, value: &str) -> Result<(), KubeletError>
     }
 }
 
+/// What `pods/log` and `pods/exec` need of a Pod object: whose sandbox, which node, which
+/// containers. Read from the object as the API server stores it (JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSummary {
+    pub pod: PodRef,
+    /// `spec.nodeName`; empty while the pod is not scheduled.
+    pub node_name: String,
+    pub containers: Vec<String>,
+    pub init_containers: Vec<String>,
+    pub ephemeral_containers: Vec<String>,
+}
+
+impl PodSummary {
+    /// Reads a Pod object of `cluster`; `None` if it lacks a name, namespace or uid.
+    pub fn from_object(cluster: &str, pod: &serde_json::Value) -> Option<Self> {
+        let text = |pointer: &str| pod.pointer(pointer).and_then(serde_json::Value::as_str).map(str::to_string);
+        let names = |pointer: &str| -> Vec<String> {
+            pod.pointer(pointer)
+                .and_then(serde_json::Value::as_array)
+                .map(|list| list.iter().filter_map(|c| c.get("name")?.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        Some(Self {
+            pod: PodRef {
+                cluster: cluster.to_string(),
+                namespace: text("/metadata/namespace")?,
+                name: text("/metadata/name")?,
+                uid: text("/metadata/uid")?,
+            },
+            node_name: text("/spec/nodeName").unwrap_or_default(),
+            containers: names("/spec/containers"),
+            init_containers: names("/spec/initContainers"),
+            ephemeral_containers: names("/spec/ephemeralContainers"),
+        })
+    }
+
+    /// The container a request means ([`resolve_container`] over this pod).
+    pub fn container(&self, requested: Option<&str>) -> Result<String, KubeletError> {
+        fn names(list: &[String]) -> Vec<&str> {
+            list.iter().map(String::as_str).collect()
+        }
+        resolve_container(
+            &self.pod.name,
+            &names(&self.containers),
+            &names(&self.init_containers),
+            &names(&self.ephemeral_containers),
+            requested,
+        )
+    }
+
+    /// kube-apiserver refuses to exec into a pod no node runs yet (`pods/log` answers an
+    /// unscheduled pod with an empty body instead).
+    pub fn check_scheduled(&self) -> Result<(), KubeletError> {
+        if self.node_name.is_empty() {
+            Err(KubeletError::NoHostAssigned { pod: self.pod.name.clone() })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// One `env` entry after the caller resolved `valueFrom` (ConfigMaps, Secrets, field refs) but
 /// before `$(VAR)` expansion, which the runtime does as the kubelet does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,6 +308,35 @@ mod tests {
         assert_eq!(err.to_string(), "a container name must be specified for pod two, choose one of: [main side]");
         assert_eq!(err.http_status(), 400);
         assert!(resolve_container("p", &[], &[], &[], Some("")).is_err());
+    }
+
+    #[test]
+    fn a_pod_object_says_whose_sandbox_and_which_containers() {
+        let object = serde_json::json!({
+            "metadata": {"name": "two", "namespace": "default", "uid": "23771244-e270-462b-80db-bd2edb67236a"},
+            "spec": {"containers": [{"name": "main", "image": "busybox"}, {"name": "side", "image": "busybox"}],
+                     "initContainers": [{"name": "setup"}], "nodeName": "node-1"},
+        });
+        let summary = PodSummary::from_object("demo", &object).unwrap();
+        assert_eq!(summary.pod.uid, "23771244-e270-462b-80db-bd2edb67236a");
+        assert_eq!(summary.pod.cluster, "demo");
+        assert_eq!(summary.container(Some("setup")).unwrap(), "setup");
+        assert_eq!(
+            summary.container(None).unwrap_err().to_string(),
+            "a container name must be specified for pod two, choose one of: [main side] or one of the init \
+             containers: [setup]"
+        );
+        assert!(summary.check_scheduled().is_ok());
+
+        let pending = serde_json::json!({
+            "metadata": {"name": "p", "namespace": "default", "uid": "u"},
+            "spec": {"containers": [{"name": "only"}]},
+        });
+        let summary = PodSummary::from_object("demo", &pending).unwrap();
+        assert_eq!(summary.container(None).unwrap(), "only");
+        let err = summary.check_scheduled().unwrap_err();
+        assert_eq!((err.to_string().as_str(), err.http_status()), ("pod p does not have a host assigned", 400));
+        assert!(PodSummary::from_object("demo", &serde_json::json!({"metadata": {"name": "x"}})).is_none());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::*;
-use kubelet::{KubeletError, PodExecQuery, PodLogQuery, PodRef};
+use kubelet::{KubeletError, PodExecQuery, PodLogQuery, PodRef, PodSummary};
 
 struct Server {
     t: TestRuntime,
@@ -37,13 +37,24 @@ fn status_response(err: &KubeletError) -> Response {
     (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
+/// What the API server will do first for `pods/log` and `pods/exec`: read the pod and pick
+/// the container as kube-apiserver does.
+fn container_of(requested: Option<&str>) -> Result<(PodSummary, String), KubeletError> {
+    let summary = PodSummary::from_object("demo", &pod_document()).expect("a pod object");
+    let container = summary.container(requested)?;
+    Ok((summary, container))
+}
+
 async fn pod_log(State(server): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
     let query = match PodLogQuery::parse(&server.pod.name, query.as_deref().unwrap_or_default()) {
         Ok(query) => query,
         Err(err) => return status_response(&err),
     };
-    let container = query.container.as_deref().unwrap_or("main");
-    match server.t.runtime.logs(&server.pod, container, &query.options) {
+    let (summary, container) = match container_of(query.container.as_deref()) {
+        Ok(found) => found,
+        Err(err) => return status_response(&err),
+    };
+    match server.t.runtime.logs(&summary.pod, &container, &query.options) {
         Ok(stream) => ([(header::CONTENT_TYPE, "text/plain")], Body::from_stream(stream)).into_response(),
         Err(err) => status_response(&err),
     }
@@ -54,19 +65,30 @@ async fn pod_exec(State(server): State<Arc<Server>>, RawQuery(query): RawQuery, 
         Ok(query) => query,
         Err(err) => return status_response(&err),
     };
+    let (summary, container) = match container_of(query.container.as_deref()) {
+        Ok(found) => found,
+        Err(err) => return status_response(&err),
+    };
+    if let Err(err) = summary.check_scheduled().and_then(|()| server.t.runtime.policy().check()) {
+        return status_response(&err);
+    }
     let (upgrade, Some(protocol)) = kubelet::websocket::negotiate(upgrade) else {
         return status_response(&KubeletError::BadRequest("no supported channel protocol".into()));
     };
-    let container = query.container.unwrap_or_else(|| "main".into());
     upgrade.on_upgrade(move |socket| async move {
-        let exec = server.t.runtime.exec(&server.pod, &container, &query.options);
+        let exec = server.t.runtime.exec(&summary.pod, &container, &query.options);
         kubelet::websocket::serve(socket, protocol, exec).await;
     })
 }
 
-/// kubectl falls back to SPDY when the WebSocket upgrade is refused; SPDY is refused too.
-async fn spdy_refused() -> Response {
-    status_response(&KubeletError::SpdyUnsupported)
+/// kubectl falls back to SPDY when the WebSocket upgrade is refused: the same checks come
+/// first, then SPDY itself is refused.
+async fn spdy_refused(RawQuery(query): RawQuery) -> Response {
+    let query = PodExecQuery::parse(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    match container_of(query.container.as_deref()) {
+        Ok(_) => status_response(&KubeletError::SpdyUnsupported),
+        Err(err) => status_response(&err),
+    }
 }
 
 fn json(body: serde_json::Value) -> Response {
@@ -203,11 +225,16 @@ async fn kubectl_exec_over_the_websocket() {
     let out = kubectl.run(&["exec", "-i", "web", "--", "cat"], "piped input\nsecond line\n").await;
     assert_eq!((out.code, out.stdout.as_str()), (0, "piped input\nsecond line\n"), "{out:?}");
 
+    // Not in the pod's spec: kube-apiserver refuses before any upgrade.
     let out = kubectl.run(&["exec", "web", "-c", "missing", "--", "true"], "").await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.stderr, "Error from server (BadRequest): container missing is not valid for pod web\n");
+    // In the spec but not running: the kubelet's answer, on the error channel.
+    let out = kubectl.run(&["exec", "web", "-c", "follow", "--", "true"], "").await;
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(
         out.stderr,
-        "error: Internal error occurred: unable to upgrade connection: container not found (\"missing\")\n"
+        "error: Internal error occurred: unable to upgrade connection: container not found (\"follow\")\n"
     );
 
     let mut spdy_only = kubectl.command(&["exec", "web", "--", "echo", "hi"]);
