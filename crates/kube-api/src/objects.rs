@@ -302,7 +302,7 @@ impl Cluster {
     pub async fn get(&self, def: &ResourceDef, namespace: &str, name: &str) -> Result<Value, Status> {
         let key = self.objects.key(def, namespace, name);
         match self.objects.get(&key).await? {
-            Some(stored) => Ok(stored.object),
+            Some(stored) => Ok(convert::to_served(stored.object, &def.group, &def.version)),
             None => Err(Status::not_found(&def.group_resource(), name)),
         }
     }
@@ -405,6 +405,7 @@ impl Cluster {
             }
             _ => None,
         };
+        let items = items.into_iter().map(|o| convert::to_served(o, &def.group, &def.version)).collect();
         Ok(ListResult { items, resource_version: revision, continue_token, remaining })
     }
 
