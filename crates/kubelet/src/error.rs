@@ -1,25 +1,9 @@
 //! Everything the runtime can refuse or fail at, each error worded as kube-apiserver or the
-//! kubelet words it, with the HTTP status and `Status` reason the API server puts on the wire.
+//! kubelet words it, with the `Status` the API server puts on the wire.
 
-use std::fmt;
 use std::path::PathBuf;
 
-/// One invalid field of a request's options, as `field.Error` renders it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's path (`tailLines`); empty for a rule across fields, as Kubernetes leaves it.
-    pub field: &'static str,
-    /// Kubernetes' cause type: `FieldValueInvalid` or `FieldValueForbidden`.
-    pub reason: &'static str,
-    /// The error body after the field, e.g. `Invalid value: -1: must be greater than or equal to 0`.
-    pub message: String,
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
+use kube_core::status::{FieldError, GroupKind, Status, StatusDetails, go_quote};
 
 /// Why a sandbox, log or exec operation failed. [`KubeletError::http_status`] and
 /// [`KubeletError::reason`] give the `Status` to answer with; `Display` is its message.
@@ -53,7 +37,7 @@ pub enum KubeletError {
     )]
     ExecStart { exec_id: String, cause: String },
     /// Options that fail kube-apiserver's validation (`PodLogOptions "p" is invalid: …`).
-    #[error("{kind} {} is invalid: {}", go_quote(name), aggregate(errors))]
+    #[error("{}", invalid(kind, name, errors).message)]
     InvalidOptions { kind: &'static str, name: String, errors: Vec<FieldError> },
     /// A query parameter whose value does not parse.
     #[error("{0}")]
@@ -129,6 +113,24 @@ impl KubeletError {
         }
     }
 
+    /// The `Status` kube-apiserver answers with (for errors before any upgrade).
+    pub fn to_status(&self) -> Status {
+        match self {
+            Self::InvalidOptions { kind, name, errors } => invalid(kind, name, errors),
+            _ => match self.http_status() {
+                400 => Status::bad_request(self.to_string()),
+                500 => Status::internal(self),
+                code => Status {
+                    status: "Failure".into(),
+                    message: self.to_string(),
+                    reason: self.reason().into(),
+                    details: StatusDetails::default(),
+                    code,
+                },
+            },
+        }
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { action, path: path.into(), source }
     }
@@ -142,35 +144,8 @@ fn init_suffix(init_containers: &[String]) -> String {
     }
 }
 
-fn aggregate(errors: &[FieldError]) -> String {
-    match errors {
-        [one] => one.to_string(),
-        many => format!("[{}]", many.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
-    }
-}
-
-/// Go's `%q`: a double-quoted string with Go escape sequences, as Kubernetes' messages quote names.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+fn invalid(kind: &str, name: &str, errors: &[FieldError]) -> Status {
+    Status::invalid(&GroupKind::new("", kind), name, errors)
 }
 
 #[cfg(test)]
@@ -230,16 +205,8 @@ mod tests {
 
     #[test]
     fn invalid_options_aggregate_like_field_error_lists() {
-        let one = FieldError {
-            field: "tailLines",
-            reason: "FieldValueInvalid",
-            message: "Invalid value: -1: must be greater than or equal to 0".into(),
-        };
-        let two = FieldError {
-            field: "limitBytes",
-            reason: "FieldValueInvalid",
-            message: "Invalid value: 0: must be greater than 0".into(),
-        };
+        let one = FieldError::invalid_raw("tailLines", "-1", "must be greater than or equal to 0");
+        let two = FieldError::invalid_raw("limitBytes", "0", "must be greater than 0");
         let err =
             KubeletError::InvalidOptions { kind: "PodLogOptions", name: "nginx".into(), errors: vec![one.clone()] };
         assert_eq!(
@@ -247,6 +214,12 @@ mod tests {
             r#"PodLogOptions "nginx" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0"#
         );
         assert_eq!((err.http_status(), err.reason()), (422, "Invalid"));
+        let status = err.to_status();
+        assert_eq!(
+            (status.code, status.reason.as_str(), status.details.kind.as_str()),
+            (422, "Invalid", "PodLogOptions")
+        );
+        assert_eq!(status.details.causes[0].field, "tailLines");
         let err = KubeletError::InvalidOptions { kind: "PodLogOptions", name: "nginx".into(), errors: vec![one, two] };
         assert_eq!(
             err.to_string(),
@@ -256,9 +229,20 @@ mod tests {
     }
 
     #[test]
-    fn go_quote_escapes_like_go() {
-        assert_eq!(go_quote("nginx"), "\"nginx\"");
-        assert_eq!(go_quote("a\"b\\c\n\t\u{1}"), "\"a\\\"b\\\\c\\n\\t\\x01\"");
-        assert_eq!(go_quote("héllo"), "\"héllo\"");
+    fn statuses_carry_code_reason_and_message() {
+        let status = KubeletError::PreviousNotFound { container: "c".into(), pod: "p".into() }.to_status();
+        assert_eq!(
+            (status.code, status.reason.as_str(), status.message.as_str()),
+            (400, "BadRequest", r#"previous terminated container "c" in pod "p" not found"#)
+        );
+        let status = KubeletError::ExecDisabled("local exec is turned off".into()).to_status();
+        assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+        let status = KubeletError::SpdyUnsupported.to_status();
+        assert_eq!((status.code, status.reason.as_str()), (400, "BadRequest"));
+        let status = KubeletError::ContainerNotFound { container: "c".into() }.to_status();
+        assert_eq!(
+            (status.code, status.message.as_str()),
+            (500, r#"Internal error occurred: container not found ("c")"#)
+        );
     }
 }

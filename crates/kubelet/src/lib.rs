@@ -20,8 +20,8 @@
 //! - [`ExecPolicy::decide`]: `--exec=auto|off|local` against the Kubernetes listen addresses.
 //! - [`PodSummary::from_object`]: what logs and exec need of a Pod object; its `container`
 //!   is kube-apiserver's choice of container ([`resolve_container`]) with its errors.
-//! - [`KubeletError`]: every failure with kube-apiserver's or the kubelet's wording, HTTP
-//!   status and reason.
+//! - [`KubeletError`]: every failure with kube-apiserver's or the kubelet's wording; its
+//!   `to_status()` is the `kube_core::Status` to answer with.
 
 pub mod channel;
 pub mod cri_log;
@@ -37,7 +37,7 @@ pub mod websocket;
 
 pub use channel::{ExecStatus, Protocol, TerminalSize};
 pub use driver::{ExecOutcome, Message, serve_exec};
-pub use error::{FieldError, KubeletError};
+pub use error::KubeletError;
 pub use exec::{ExecOptions, ExecProcess, PodExecQuery};
 pub use logs::{LogOptions, LogSince, LogStream, PodLogQuery};
 pub use pod::{ContainerSpec, EnvVar, PodRef, PodSummary, expand, resolve_container};

@@ -23,7 +23,9 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::cri_log::{self, LogStream as OutputStream, LogTag};
-use crate::error::{FieldError, KubeletError, go_quote};
+use kube_core::status::{FieldError, go_quote};
+
+use crate::error::KubeletError;
 
 /// How `pods/log` reads a container's log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,11 +78,7 @@ impl PodLogQuery {
             }
         }
         let mut errors = Vec::new();
-        let invalid = |field, value: i64, rule: &str| FieldError {
-            field,
-            reason: "FieldValueInvalid",
-            message: format!("Invalid value: {value}: {rule}"),
-        };
+        let invalid = |field, value: i64, rule| FieldError::invalid_raw(field, value.to_string(), rule);
         if let Some(lines) = tail.filter(|l| *l < 0) {
             errors.push(invalid("tailLines", lines, "must be greater than or equal to 0"));
         }
@@ -88,11 +86,9 @@ impl PodLogQuery {
             errors.push(invalid("limitBytes", bytes, "must be greater than 0"));
         }
         match (since_seconds, since_time) {
-            (Some(_), Some(_)) => errors.push(FieldError {
-                field: "",
-                reason: "FieldValueForbidden",
-                message: "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified".into(),
-            }),
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::forbidden("", "at most one of `sinceTime` or `sinceSeconds` may be specified"))
+            }
             (Some(seconds), None) if seconds < 1 => {
                 errors.push(invalid("sinceSeconds", seconds, "must be greater than 0"))
             }

@@ -29,12 +29,9 @@ struct Server {
 }
 
 fn status_response(err: &KubeletError) -> Response {
-    let body = serde_json::json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": err.to_string(), "reason": err.reason(), "code": err.http_status(),
-    });
-    let code = StatusCode::from_u16(err.http_status()).unwrap();
-    (code, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    let status = err.to_status();
+    let code = StatusCode::from_u16(status.code).unwrap();
+    (code, [(header::CONTENT_TYPE, "application/json")], status.to_bytes()).into_response()
 }
 
 /// What the API server will do first for `pods/log` and `pods/exec`: read the pod and pick
