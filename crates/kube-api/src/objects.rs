@@ -217,7 +217,12 @@ impl Cluster {
             match ctx.field_validation {
                 FieldValidation::Strict => {
                     let list: Vec<String> = check.unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
-                    return Err(Status::bad_request(format!("strict decoding error: {}", list.join(", "))));
+                    return Err(Status::bad_request(format!(
+                        "{kind} in version {version:?} cannot be handled as a {kind}: strict decoding error: {}",
+                        list.join(", "),
+                        kind = def.kind,
+                        version = def.version
+                    )));
                 }
                 FieldValidation::Warn => {
                     ctx.warnings.extend(check.unknown.iter().map(|f| format!("unknown field {f:?}")));

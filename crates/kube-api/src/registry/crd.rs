@@ -312,14 +312,10 @@ fn walk(value: &mut Value, schema: &Value, path: &str, check: &mut SchemaCheck) 
         let actual = type_name(value);
         let ok = actual == expected || (expected == "number" && actual == "integer");
         if !ok && !(int_or_string && (actual == "integer" || actual == "string")) {
-            let rendered = match value {
-                Value::String(s) => kube_core::status::go_quote(s),
-                other => other.to_string(),
-            };
             check.errors.push(FieldError::type_invalid(
                 path,
-                rendered.clone(),
-                format!("{path} in body must be of type {expected}: {:?}", actual),
+                kube_core::status::go_quote(actual),
+                format!("{path} in body must be of type {expected}: {actual:?}"),
             ));
             return;
         }
@@ -415,7 +411,7 @@ mod tests {
         assert_eq!(check.errors.len(), 2);
         assert_eq!(
             check.errors[0].to_string(),
-            "spec.size: Invalid value: \"big\": spec.size in body must be of type integer: \"string\""
+            "spec.size: Invalid value: \"string\": spec.size in body must be of type integer: \"string\""
         );
         let mut missing = json!({"spec": {}});
         assert_eq!(check_and_prune(&mut missing, &schema).errors[0].to_string(), "spec.size: Required value");
