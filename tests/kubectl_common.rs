@@ -42,15 +42,11 @@ pub fn server_and_ca(rampart: &Rampart) -> (String, String) {
     (field("server"), field("certificate-authority-data"))
 }
 
-/// A kubeconfig that authenticates with `token` (or with nothing when `None`).
-pub fn token_kubeconfig(rampart: &Rampart, name: &str, token: Option<&str>) -> PathBuf {
+/// A kubeconfig that authenticates with a bearer `token`.
+pub fn token_kubeconfig(rampart: &Rampart, name: &str, token: &str) -> PathBuf {
     let (server, ca) = server_and_ca(rampart);
-    let user = match token {
-        Some(token) => format!("    token: {token}\n"),
-        None => "    {}\n".to_string(),
-    };
     let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n{user}"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: {token}\n"
     );
     rampart.write_file(name, &text)
 }

@@ -22,6 +22,7 @@ mod convert;
 mod discovery;
 mod encode;
 mod error;
+mod fields;
 mod handlers;
 mod http;
 mod kubeconfig;

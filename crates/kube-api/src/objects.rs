@@ -211,8 +211,19 @@ fn order_metadata(object: &mut Value) {
 
 impl Cluster {
     fn schema_check(&self, def: &ResourceDef, object: &mut Value, ctx: &mut Ctx) -> Result<Vec<FieldError>, Status> {
-        let Some(schema) = def.custom.as_ref().and_then(|c| c.schema.as_ref()) else { return Ok(vec![]) };
-        let check = crd::check_and_prune(object, schema);
+        let check = match def.custom.as_ref() {
+            Some(custom) => match custom.schema.as_ref() {
+                Some(schema) => crd::check_and_prune(object, schema),
+                None => return Ok(vec![]),
+            },
+            None => match crate::openapi::component_schemas(self, &self.schema_def(def)) {
+                Some((schemas, name)) => {
+                    let unknown = crate::fields::prune_unknown(object, &schemas, &schemas[&name]);
+                    crd::SchemaCheck { errors: vec![], unknown }
+                }
+                None => return Ok(vec![]),
+            },
+        };
         if !check.unknown.is_empty() {
             match ctx.field_validation {
                 FieldValidation::Strict => {
@@ -231,6 +242,17 @@ impl Cluster {
             }
         }
         Ok(check.errors)
+    }
+
+    /// The resource whose schema describes the stored form (events.k8s.io Events are stored as
+    /// core Events).
+    fn schema_def(&self, def: &ResourceDef) -> Arc<ResourceDef> {
+        if def.group == "events.k8s.io" {
+            if let Some(core) = self.resource("", "v1", "events") {
+                return core;
+            }
+        }
+        Arc::new(def.clone())
     }
 
     fn validate_all(

@@ -2,6 +2,7 @@
 //! (built-in kinds' schemas and the CRDs' own) and rebuilt when the served resources change;
 //! `/openapi/v2` is a 404, which kubectl 1.27+ accepts when v3 is served.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::response::Response;
@@ -9,14 +10,16 @@ use chrono::Utc;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use kube_core::Status;
 use kube_schema::openapi::{ApiResource, ApiSubresource, Freshness, OpenApiV3, ResourceSchema};
+use serde_json::{Map, Value};
 
 use crate::cluster::Cluster;
 use crate::http::{body_response, status_response};
 use crate::registry::{ResourceDef, Storage};
 
-/// The built documents of one registry generation.
+/// The built documents of one registry generation, and the component schemas parsed back for
+/// unknown-field checks.
 #[derive(Default)]
-pub struct Cache(Mutex<Option<(u64, Arc<OpenApiV3>)>>);
+pub struct Cache(Mutex<Option<(u64, Arc<OpenApiV3>)>>, Mutex<HashMap<(u64, String), Arc<Map<String, Value>>>>);
 
 fn api_resource(def: &ResourceDef) -> ApiResource {
     ApiResource {
@@ -67,9 +70,60 @@ pub fn documents(cluster: &Cluster) -> Arc<OpenApiV3> {
     docs
 }
 
-pub fn serve(cluster: &Arc<Cluster>, path: &str, query: &str, _headers: &HeaderMap) -> Response {
+/// The component schemas of a built-in resource's group-version and the name of its kind's
+/// schema, for unknown-field checks.
+pub fn component_schemas(cluster: &Cluster, def: &ResourceDef) -> Option<(Arc<Map<String, Value>>, String)> {
+    let generation = cluster.registry.snapshot().generation;
+    let gv = if def.group.is_empty() {
+        format!("api/{}", def.version)
+    } else {
+        format!("apis/{}/{}", def.group, def.version)
+    };
+    let key = (generation, gv.clone());
+    let cached = cluster.openapi.1.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+    let schemas = match cached {
+        Some(schemas) => schemas,
+        None => {
+            let docs = documents(cluster);
+            let document: Value = serde_json::from_slice(&docs.document(&gv)?.body()).ok()?;
+            let schemas = Arc::new(document.pointer("/components/schemas")?.as_object()?.clone());
+            let mut cache = cluster.openapi.1.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|(g, _), _| *g == generation);
+            cache.insert(key, schemas.clone());
+            schemas
+        }
+    };
+    let name = schemas
+        .iter()
+        .find(|(_, schema)| {
+            schema.get("x-kubernetes-group-version-kind").and_then(Value::as_array).is_some_and(|gvks| {
+                gvks.iter().any(|g| {
+                    g["group"] == def.group.as_str()
+                        && g["version"] == def.version.as_str()
+                        && g["kind"] == def.kind.as_str()
+                })
+            })
+        })
+        .map(|(name, _)| name.clone())?;
+    Some((schemas, name))
+}
+
+/// OpenAPI v2 is served empty: kubectl reads everything from v3, and only falls back to v2 for
+/// kinds whose v3 document has no PATCH operation (the review kinds); an empty v2 document makes
+/// it skip client-side validation for them, as it does for kinds it has no schema for (a 404
+/// would make `kubectl create -f` of a review fail instead).
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    let accept = crate::http::header_str(headers, header::ACCEPT).unwrap_or_default();
+    if accept.contains("com.github.proto-openapi.spec.v2") {
+        return body_response(StatusCode::OK, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", "");
+    }
+    let empty = serde_json::json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": kube_schema::openapi::KUBERNETES_VERSION}, "paths": {}, "definitions": {}});
+    body_response(StatusCode::OK, "application/json", serde_json::to_vec(&empty).expect("serializes"))
+}
+
+pub fn serve(cluster: &Arc<Cluster>, path: &str, query: &str, headers: &HeaderMap) -> Response {
     if path == "/openapi/v2" {
-        return status_response(&Status::not_found_path());
+        return openapi_v2(headers);
     }
     let docs = documents(cluster);
     if path == "/openapi/v3" {
