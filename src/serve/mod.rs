@@ -74,7 +74,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
-    let store: Arc<dyn store::Store> = Arc::new(store::MemStore::new());
+    let store: Arc<dyn store::Store> = Arc::new(store::EmbeddedStore::open(args.data_dir.join("store"))?);
     let config = config::Config::load(args.config.as_deref())?;
     let mut ctx = Context { args, store, iam: None };
 
