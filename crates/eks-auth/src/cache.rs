@@ -4,8 +4,8 @@
 //! Entries are keyed by a 128-bit SipHash-1-3 of the token under a secret key the caller supplies
 //! (random per process): the token itself is never stored, and without the key nobody can find
 //! another token with the same hash (the key never leaves the process and the hash is never
-//! shown). SipHash rather than SHA-256 because it is keyed and about three times faster on a
-//! 500-byte token, which is the whole cost of a cache hit. Each entry remembers when its token
+//! shown). SipHash rather than SHA-256 because it is keyed and about twice as fast on a
+//! 600-byte token, which is the whole cost of a cache hit. Each entry remembers when its token
 //! (or the session that signed it) expires and the credentials generation it was verified under
 //! ([`crate::AccessKeys::generation`]); a hit needs both to still hold, so an expired token, a
 //! deactivated key or a deleted user stops working on the next request. The cache is bounded:

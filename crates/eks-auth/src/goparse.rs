@@ -8,6 +8,8 @@
 //! signature covers the raw bytes), `base64` rejects non-zero trailing bits that Go accepts, and
 //! no crate reproduces Go's messages, which are what EKS logs for a refused token.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
@@ -32,14 +34,14 @@ pub fn decode_raw_url_base64(text: &str) -> Result<Vec<u8>, String> {
         text
     };
     let illegal = |at: usize| format!("illegal base64 data at input byte {at}");
-    // Go reports the first byte outside the alphabet (padding included, since there is none).
-    if let Some(at) = text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_')) {
-        return Err(illegal(at));
-    }
-    if text.len() % 4 == 1 {
-        return Err(illegal(text.len() - 1));
-    }
-    RAW_URL.decode(text).map_err(|_| illegal(0))
+    RAW_URL.decode(text).map_err(|_| {
+        // Go reports the first byte outside the alphabet (padding included, since there is
+        // none), else the lone character of a truncated last group.
+        match text.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_')) {
+            Some(at) => illegal(at),
+            None => illegal(text.len().saturating_sub(1)),
+        }
+    })
 }
 
 /// The parts of a URL aws-iam-authenticator looks at, as Go's `url.Parse` splits them; the
@@ -58,7 +60,7 @@ pub struct GoUrl<'a> {
 
 impl GoUrl<'_> {
     /// The path unescaped, as Go's `URL.Path`.
-    pub fn path(&self) -> Result<String, String> {
+    pub fn path(&self) -> Result<Cow<'_, str>, String> {
         unescape(self.raw_path, false)
     }
 }
@@ -137,8 +139,12 @@ fn valid_userinfo_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._:~!$&'()*+,;=%@".contains(&b)
 }
 
-/// Go's `unescape`; `query` turns `+` into a space (`QueryUnescape`).
-fn unescape(text: &str, query: bool) -> Result<String, String> {
+/// Go's `unescape`; `query` turns `+` into a space (`QueryUnescape`). Borrows when there is
+/// nothing to unescape.
+fn unescape(text: &str, query: bool) -> Result<Cow<'_, str>, String> {
+    if !(text.contains('%') || query && text.contains('+')) {
+        return Ok(Cow::Borrowed(text));
+    }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -165,12 +171,15 @@ fn unescape(text: &str, query: bool) -> Result<String, String> {
             }
         }
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
+
+/// A decoded query parameter: key and value.
+pub type QueryPair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// Go's `url.ParseQuery`: the decoded `(key, value)` pairs in order, or an error if any piece is
 /// malformed (a `;` separator or a bad escape).
-pub fn parse_query(raw_query: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_query(raw_query: &str) -> Result<Vec<QueryPair<'_>>, String> {
     let mut pairs = Vec::new();
     let mut first_error = None;
     for piece in raw_query.split('&') {
@@ -334,7 +343,7 @@ mod tests {
             GoUrl { scheme: "https", host: "sts.amazonaws.com", raw_path: "/", raw_query: "Action=GetCallerIdentity" }
         );
         let url = parse_url("https://user@127.0.0.1:8443/a%2Fb?x").unwrap();
-        assert_eq!((url.host, url.raw_path, url.path().unwrap().as_str()), ("127.0.0.1:8443", "/a%2Fb", "/a/b"));
+        assert_eq!((url.host, url.raw_path, &*url.path().unwrap()), ("127.0.0.1:8443", "/a%2Fb", "/a/b"));
         assert_eq!(parse_url("https:opaque").unwrap().host, "");
         assert_eq!(parse_url("sts.amazonaws.com/").unwrap().scheme, "");
         assert_eq!(parse_url("://x").unwrap_err(), "missing protocol scheme");
@@ -348,7 +357,7 @@ mod tests {
     fn queries_parse_as_go_parses_them() {
         assert_eq!(
             parse_query("a=1&&b=x+y%2F&c").unwrap(),
-            vec![("a".into(), "1".into()), ("b".into(), "x y/".into()), ("c".into(), String::new())]
+            vec![("a".into(), "1".into()), ("b".into(), "x y/".into()), ("c".into(), "".into())]
         );
         assert_eq!(parse_query("a=1;b=2").unwrap_err(), "invalid semicolon separator in query");
         assert_eq!(parse_query("a=%4").unwrap_err(), "invalid URL escape \"%4\"");

@@ -8,6 +8,7 @@
 //! checked here. The `x-k8s-aws-id` header value is this cluster's name, so a token minted for
 //! another cluster fails as STS would fail it: `SignatureDoesNotMatch`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -161,7 +162,10 @@ impl TokenVerifier {
             ));
         };
         let decoded = goparse::decode_raw_url_base64(encoded).map_err(|e| Error::format(TokenCheck::Base64, e))?;
-        let decoded = String::from_utf8_lossy(&decoded);
+        let decoded = match String::from_utf8(decoded) {
+            Ok(text) => Cow::Owned(text),
+            Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
+        };
         let url = goparse::parse_url(&decoded)
             .map_err(|e| Error::format(TokenCheck::Url, format!("parse \"<pre-signed URL>\": {e}")))?;
 
@@ -293,7 +297,7 @@ struct Parameters<'a> {
 }
 
 impl<'a> Parameters<'a> {
-    fn check(pairs: &'a [(String, String)]) -> Result<Self, Error> {
+    fn check(pairs: &'a [goparse::QueryPair<'a>]) -> Result<Self, Error> {
         // Distinct keys in order of first appearance, with their values.
         let mut keys: Vec<(&str, Vec<&str>)> = Vec::new();
         for (key, value) in pairs {
