@@ -356,6 +356,24 @@ fn check_username(username: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Node types take neither Kubernetes groups nor a username.
+fn check_node_fields(entry_type: AccessEntryType, groups: &[String], username: Option<&str>) -> Result<(), Error> {
+    if entry_type == AccessEntryType::Standard {
+        return Ok(());
+    }
+    if !groups.is_empty() {
+        return Err(Error::InvalidParameter(format!(
+            "Kubernetes groups can't be specified for an access entry of type {entry_type}."
+        )));
+    }
+    if username.is_some() {
+        return Err(Error::InvalidParameter(format!(
+            "A username can't be specified for an access entry of type {entry_type}."
+        )));
+    }
+    Ok(())
+}
+
 fn check_groups(groups: &[String]) -> Result<(), Error> {
     for group in groups {
         if group.starts_with("system:") {
@@ -414,25 +432,16 @@ impl AccessEntries {
             return Err(Error::InvalidParameter("The specified principalArn is invalid: invalid principal.".into()));
         };
         let groups = request.kubernetes_groups.unwrap_or_default();
-        if entry_type != AccessEntryType::Standard {
-            if !principal.resource.starts_with("role/") || principal.account_id != context.account_id {
-                return Err(Error::InvalidParameter(format!(
-                    "The principalArn of an access entry of type {entry_type} must be an IAM role in the cluster's \
-                     account {}.",
-                    context.account_id
-                )));
-            }
-            if !groups.is_empty() {
-                return Err(Error::InvalidParameter(format!(
-                    "Kubernetes groups can't be specified for an access entry of type {entry_type}."
-                )));
-            }
-            if request.username.is_some() {
-                return Err(Error::InvalidParameter(format!(
-                    "A username can't be specified for an access entry of type {entry_type}."
-                )));
-            }
+        let node_role_elsewhere =
+            !principal.resource.starts_with("role/") || principal.account_id != context.account_id;
+        if entry_type != AccessEntryType::Standard && node_role_elsewhere {
+            return Err(Error::InvalidParameter(format!(
+                "The principalArn of an access entry of type {entry_type} must be an IAM role in the cluster's \
+                 account {}.",
+                context.account_id
+            )));
         }
+        check_node_fields(entry_type, &groups, request.username.as_deref())?;
         check_groups(&groups)?;
         if let Some(username) = &request.username {
             check_username(username)?;
@@ -505,20 +514,11 @@ impl AccessEntries {
     ) -> Result<&AccessEntry, Error> {
         mode.require_access_entries()?;
         let entry = self.entry_mut(principal_arn)?;
-        if entry.entry_type != AccessEntryType::Standard {
-            if request.kubernetes_groups.as_ref().is_some_and(|groups| !groups.is_empty()) {
-                return Err(Error::InvalidParameter(format!(
-                    "Kubernetes groups can't be specified for an access entry of type {}.",
-                    entry.entry_type
-                )));
-            }
-            if request.username.is_some() {
-                return Err(Error::InvalidParameter(format!(
-                    "A username can't be specified for an access entry of type {}.",
-                    entry.entry_type
-                )));
-            }
-        }
+        check_node_fields(
+            entry.entry_type,
+            request.kubernetes_groups.as_deref().unwrap_or_default(),
+            request.username.as_deref(),
+        )?;
         if let Some(groups) = &request.kubernetes_groups {
             check_groups(groups)?;
         }
