@@ -408,8 +408,9 @@ fn fraction(mut v: u64, prec: u32) -> (String, u64) {
     (String::from_utf8(digits).expect("ASCII digits"), v)
 }
 
-/// Encode a JSON-shaped message back into Kubernetes' envelope; the inverse of [`decode`] for
-/// the fields a test sets. Exists for tests and benchmarks of callers.
+/// Wraps the protobuf bytes of an object (`raw`) in Kubernetes' envelope, as client-go sends it:
+/// the magic, then a `runtime.Unknown` naming the apiVersion and kind. For tests and benchmarks
+/// of callers, which encode objects with `k8s-pb` and need a request body.
 pub fn encode_envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
     let mut type_meta = DynamicMessage::new(message("k8s.io.apimachinery.pkg.runtime.TypeMeta"));
     type_meta.set_field_by_name("apiVersion", Value::String(api_version.into()));

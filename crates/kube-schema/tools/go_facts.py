@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Extract, from Kubernetes' Go API types, the facts kube-schema keeps as data.
 
-Usage: go_facts.py ROOT > src/facts.rs
+Usage: go_facts.py ROOT > src/facts.rs && rustfmt --edition 2024 src/facts.rs
 
 ROOT is laid out as for tools/descriptors.sh: ROOT/k8s.io/api, ROOT/k8s.io/apimachinery and
 ROOT/k8s.io/apiextensions-apiserver, at the tag matching the Kubernetes minor Rampart reports
