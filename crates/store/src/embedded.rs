@@ -34,11 +34,11 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 use tokio::sync::oneshot;
 
 use crate::compaction::{CompactionPolicy, Compactor};
-use crate::feed::Batch;
+use crate::feed::{Batch, Change, Stored};
 use crate::mem::{DEFAULT_WATCH_CAPACITY, MemStore, Removed};
 use crate::{
-    Event, EventKind, KeyValue, RangeRequest, RangeResponse, Result, Revision, Store, StoreError, Txn, TxnResponse,
-    WatchRequest, WatchStream,
+    EventKind, RangeRequest, RangeResponse, Result, Revision, Store, StoreError, Txn, TxnResponse, WatchRequest,
+    WatchStream,
 };
 
 /// The version of the on-disk layout this build reads and writes.
@@ -261,10 +261,10 @@ fn load(db: &Database, path: &Path, mem: &MemStore) -> Result<()> {
             StoreError::Backend(format!("{}: corrupt row {key} at revision {row_revision}", path.display()))
         })?;
         match batches.last_mut() {
-            Some(batch) if batch.revision == row_revision as Revision => batch.events.push(event),
+            Some(batch) if batch.revision == row_revision as Revision => batch.changes.push(event),
             _ => {
                 sort_batch(batches.last_mut(), &mut positions);
-                batches.push(Batch { revision: row_revision as Revision, events: vec![event] });
+                batches.push(Batch { revision: row_revision as Revision, changes: vec![event] });
             }
         }
         positions.push(position);
@@ -277,11 +277,11 @@ fn load(db: &Database, path: &Path, mem: &MemStore) -> Result<()> {
 /// Put the events of a loaded batch back in the order its transaction wrote them.
 fn sort_batch(batch: Option<&mut Batch>, positions: &mut Vec<u32>) {
     if let Some(batch) = batch
-        && batch.events.len() > 1
+        && batch.changes.len() > 1
     {
-        let mut ordered: Vec<(u32, Event)> = positions.drain(..).zip(batch.events.drain(..)).collect();
+        let mut ordered: Vec<(u32, Change)> = positions.drain(..).zip(batch.changes.drain(..)).collect();
         ordered.sort_by_key(|(position, _)| *position);
-        batch.events = ordered.into_iter().map(|(_, event)| event).collect();
+        batch.changes = ordered.into_iter().map(|(_, event)| event).collect();
     }
     positions.clear();
 }
@@ -304,24 +304,23 @@ const DELETE: u8 = 2;
 
 /// A history row: kind, position in the transaction, and for a put the create revision,
 /// version and value (little-endian integers).
-fn encode(position: usize, event: &Event) -> Vec<u8> {
-    let mut row = Vec::with_capacity(21 + event.kv.value.len());
-    row.push(if event.kind == EventKind::Put { PUT } else { DELETE });
+fn encode(position: usize, change: &Change) -> Vec<u8> {
+    let mut row = Vec::with_capacity(21 + change.kv.value.len());
+    row.push(if change.kind == EventKind::Put { PUT } else { DELETE });
     row.extend_from_slice(&(position as u32).to_le_bytes());
-    if event.kind == EventKind::Put {
-        row.extend_from_slice(&event.kv.create_revision.to_le_bytes());
-        row.extend_from_slice(&event.kv.version.to_le_bytes());
-        row.extend_from_slice(&event.kv.value);
+    if change.kind == EventKind::Put {
+        row.extend_from_slice(&change.kv.create_revision.to_le_bytes());
+        row.extend_from_slice(&change.kv.version.to_le_bytes());
+        row.extend_from_slice(&change.kv.value);
     }
     row
 }
 
-fn decode(revision: Revision, key: &str, row: &[u8]) -> Option<(u32, Event)> {
+fn decode(revision: Revision, key: &str, row: &[u8]) -> Option<(u32, Change)> {
     let (&kind, rest) = row.split_first()?;
     let (position, rest) = rest.split_first_chunk::<4>()?;
     let position = u32::from_le_bytes(*position);
-    let mut kv =
-        KeyValue { key: key.to_string(), value: Bytes::new(), create_revision: 0, mod_revision: revision, version: 0 };
+    let mut kv = Stored::tombstone(revision);
     let kind = match kind {
         PUT => {
             let (create, rest) = rest.split_first_chunk::<8>()?;
@@ -334,7 +333,7 @@ fn decode(revision: Revision, key: &str, row: &[u8]) -> Option<(u32, Event)> {
         DELETE if rest.is_empty() => EventKind::Delete,
         _ => return None,
     };
-    Some((position, Event { kind, kv, prev_kv: None }))
+    Some((position, Change { key: Arc::from(key), kind, kv, prev: None }))
 }
 
 /// The thread that owns the database and makes every write.
@@ -416,11 +415,9 @@ impl Writer {
         {
             let mut history = write.open_table(HISTORY).map_err(|e| err(e.into()))?;
             for batch in batches {
-                for (position, event) in batch.events.iter().enumerate() {
-                    let row = encode(position, event);
-                    history
-                        .insert((batch.revision as u64, event.kv.key.as_str()), row.as_slice())
-                        .map_err(|e| err(e.into()))?;
+                for (position, change) in batch.changes.iter().enumerate() {
+                    let row = encode(position, change);
+                    history.insert((batch.revision as u64, &*change.key), row.as_slice()).map_err(|e| err(e.into()))?;
                 }
             }
             let last = batches.last().map_or(0, |batch| batch.revision);
@@ -440,7 +437,7 @@ impl Writer {
         {
             let mut history = write.open_table(HISTORY).map_err(|e| err(e.into()))?;
             for (row_revision, key) in removed {
-                history.remove((*row_revision as u64, key.as_str())).map_err(|e| err(e.into()))?;
+                history.remove((*row_revision as u64, &**key)).map_err(|e| err(e.into()))?;
             }
             let mut meta = write.open_table(META).map_err(|e| err(e.into()))?;
             meta.insert(META_COMPACTED, revision as u64).map_err(|e| err(e.into()))?;
@@ -466,23 +463,14 @@ mod tests {
 
     #[test]
     fn rows_round_trip() {
-        let put = Event {
+        let put = Change {
+            key: Arc::from("/k"),
             kind: EventKind::Put,
-            kv: KeyValue {
-                key: "/k".into(),
-                value: Bytes::from_static(b"v\0x"),
-                create_revision: 3,
-                mod_revision: 9,
-                version: 4,
-            },
-            prev_kv: None,
+            kv: Stored { value: Bytes::from_static(b"v\0x"), create_revision: 3, mod_revision: 9, version: 4 },
+            prev: None,
         };
         assert_eq!(decode(9, "/k", &encode(2, &put)), Some((2, put.clone())));
-        let delete = Event {
-            kind: EventKind::Delete,
-            kv: KeyValue { key: "/k".into(), value: Bytes::new(), create_revision: 0, mod_revision: 9, version: 0 },
-            prev_kv: None,
-        };
+        let delete = Change { key: Arc::from("/k"), kind: EventKind::Delete, kv: Stored::tombstone(9), prev: None };
         assert_eq!(decode(9, "/k", &encode(0, &delete)), Some((0, delete)));
         assert_eq!(decode(9, "/k", &encode(0, &put)[..10]), None, "a truncated row is refused");
     }

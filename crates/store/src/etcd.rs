@@ -24,11 +24,11 @@ use bytes::Bytes;
 use etcd_client as etcd;
 use tokio::sync::broadcast;
 
-use crate::feed::{self, Batch, FeedItem};
+use crate::feed::{self, Batch, Change, FeedItem, Stored};
 use crate::mem::DEFAULT_WATCH_CAPACITY;
 use crate::{
-    Compare, CompareOp, Event, EventKind, KeyRange, KeyValue, Op, OpResponse, RangeRequest, RangeResponse, Result,
-    Revision, Store, StoreError, Txn, TxnResponse, WatchRequest, WatchStream,
+    Compare, CompareOp, EventKind, KeyRange, KeyValue, Op, OpResponse, RangeRequest, RangeResponse, Result, Revision,
+    Store, StoreError, Txn, TxnResponse, WatchRequest, WatchStream,
 };
 
 /// How often an idle feed checks whether anyone still watches it.
@@ -292,32 +292,36 @@ impl FeedTask {
 fn batches(events: &[etcd::Event]) -> Result<Vec<Batch>> {
     let mut batches: Vec<Batch> = Vec::new();
     for event in events {
-        let kv = key_value(event.kv().ok_or_else(|| StoreError::Backend("etcd sent an event without a key".into()))?)?;
+        let kv = event.kv().ok_or_else(|| StoreError::Backend("etcd sent an event without a key".into()))?;
         let kind = match event.event_type() {
             etcd::EventType::Put => EventKind::Put,
             etcd::EventType::Delete => EventKind::Delete,
         };
-        let prev_kv = event.prev_kv().map(key_value).transpose()?;
-        let revision = kv.mod_revision;
-        let event = Event { kind, kv, prev_kv };
+        let change = Change { key: Arc::from(utf8_key(kv)?), kind, kv: stored(kv), prev: event.prev_kv().map(stored) };
         match batches.last_mut() {
-            Some(batch) if batch.revision == revision => batch.events.push(event),
-            _ => batches.push(Batch { revision, events: vec![event] }),
+            Some(batch) if batch.revision == change.kv.mod_revision => batch.changes.push(change),
+            _ => batches.push(Batch { revision: change.kv.mod_revision, changes: vec![change] }),
         }
     }
     Ok(batches)
 }
 
-fn key_value(kv: &etcd::KeyValue) -> Result<KeyValue> {
-    let key = std::str::from_utf8(kv.key())
-        .map_err(|_| StoreError::Backend(format!("etcd holds a key that is not UTF-8: {:?}", kv.key())))?;
-    Ok(KeyValue {
-        key: key.to_string(),
+fn utf8_key(kv: &etcd::KeyValue) -> Result<&str> {
+    std::str::from_utf8(kv.key())
+        .map_err(|_| StoreError::Backend(format!("etcd holds a key that is not UTF-8: {:?}", kv.key())))
+}
+
+fn stored(kv: &etcd::KeyValue) -> Stored {
+    Stored {
         value: Bytes::copy_from_slice(kv.value()),
         create_revision: kv.create_revision(),
         mod_revision: kv.mod_revision(),
         version: kv.version(),
-    })
+    }
+}
+
+fn key_value(kv: &etcd::KeyValue) -> Result<KeyValue> {
+    Ok(stored(kv).with_key(utf8_key(kv)?))
 }
 
 fn key_values(kvs: &[etcd::KeyValue]) -> Result<Vec<KeyValue>> {

@@ -1,20 +1,72 @@
 //! Watch fan-out: one broadcast feed of revision batches per store (or, in etcd, per watched
 //! prefix), and the per-watcher stream that replays a backlog, follows the feed, filters by key
 //! range and start revision, and ends with an error when the watcher lagged or the feed failed.
+//!
+//! Also the compact shapes the backends hold changes in: a [`Stored`] version carries no key,
+//! and a [`Change`] shares its key (`Arc<str>`) with the store's index, so a key's bytes are
+//! in memory once however many versions and history entries refer to it. The public
+//! [`Event`]s are built per watcher on delivery.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::{Event, Revision, StoreError, WatchRequest, WatchStream};
+use crate::{Event, EventKind, KeyValue, Revision, StoreError, WatchRequest, WatchStream};
 
-/// The events written at one revision, in the order the transaction's ops wrote them.
+/// One version of a key, without the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub(crate) value: Bytes,
+    pub(crate) create_revision: Revision,
+    pub(crate) mod_revision: Revision,
+    pub(crate) version: i64,
+}
+
+impl Stored {
+    /// What a delete at `revision` leaves in its event: the key and the revision, nothing else.
+    pub(crate) fn tombstone(revision: Revision) -> Self {
+        Stored { value: Bytes::new(), create_revision: 0, mod_revision: revision, version: 0 }
+    }
+
+    pub(crate) fn with_key(&self, key: &str) -> KeyValue {
+        KeyValue {
+            key: key.to_string(),
+            value: self.value.clone(),
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            version: self.version,
+        }
+    }
+}
+
+/// One change to one key (an event, in the store's own shape).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) key: Arc<str>,
+    pub(crate) kind: EventKind,
+    /// For a put, the new version; for a delete, [`Stored::tombstone`].
+    pub(crate) kv: Stored,
+    pub(crate) prev: Option<Stored>,
+}
+
+impl Change {
+    pub(crate) fn event(&self, with_prev: bool) -> Event {
+        Event {
+            kind: self.kind,
+            kv: self.kv.with_key(&self.key),
+            prev_kv: if with_prev { self.prev.as_ref().map(|prev| prev.with_key(&self.key)) } else { None },
+        }
+    }
+}
+
+/// The changes written at one revision, in the order the transaction's ops wrote them.
 #[derive(Debug)]
 pub(crate) struct Batch {
     pub(crate) revision: Revision,
-    pub(crate) events: Vec<Event>,
+    pub(crate) changes: Vec<Change>,
 }
 
 /// What a feed carries: a batch, or the error that ends every watch on it.
@@ -82,14 +134,10 @@ impl Watcher {
         self.next = batch.revision + 1;
         let request = &self.request;
         let events: Vec<Event> = batch
-            .events
+            .changes
             .iter()
-            .filter(|event| request.range.contains(&request.key, &event.kv.key))
-            .map(|event| Event {
-                kind: event.kind,
-                kv: event.kv.clone(),
-                prev_kv: if request.prev_kv { event.prev_kv.clone() } else { None },
-            })
+            .filter(|change| request.range.contains(&request.key, &change.key))
+            .map(|change| change.event(request.prev_kv))
             .collect();
         (!events.is_empty()).then_some(events)
     }
@@ -97,28 +145,27 @@ impl Watcher {
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
     use futures::StreamExt;
 
     use super::*;
-    use crate::{EventKind, KeyRange, KeyValue};
+    use crate::KeyRange;
 
     fn batch(revision: Revision, keys: &[&str]) -> Arc<Batch> {
-        let events = keys
+        let changes = keys
             .iter()
-            .map(|key| Event {
+            .map(|key| Change {
+                key: Arc::from(*key),
                 kind: EventKind::Put,
-                kv: KeyValue {
-                    key: key.to_string(),
+                kv: Stored {
                     value: Bytes::from_static(b"v"),
                     create_revision: revision,
                     mod_revision: revision,
                     version: 1,
                 },
-                prev_kv: None,
+                prev: None,
             })
             .collect();
-        Arc::new(Batch { revision, events })
+        Arc::new(Batch { revision, changes })
     }
 
     fn request(start_revision: Revision) -> WatchRequest {

@@ -5,6 +5,10 @@
 //! Writes are staged on top of the state without changing it (readers keep reading the last
 //! committed revision meanwhile), handed to a `persist` hook, and only then committed and
 //! published: a durable backend fsyncs in the hook, and a failed hook changes nothing.
+//!
+//! Memory: each value is copied on write into an allocation of its exact size (so a caller's
+//! larger buffer is never kept alive by it), versions carry no key, and the index and the
+//! history share each key's one `Arc<str>`.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -13,20 +17,20 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
-use crate::feed::{self, Batch, FeedItem};
+use crate::feed::{self, Batch, Change, FeedItem, Stored};
 use crate::{
-    Compare, CompareOp, Event, EventKind, KeyRange, KeyValue, Op, OpResponse, RangeRequest, RangeResponse, Result,
-    Revision, Store, StoreError, Txn, TxnResponse, WatchRequest, WatchStream,
+    Compare, CompareOp, EventKind, KeyRange, Op, OpResponse, RangeRequest, RangeResponse, Result, Revision, Store,
+    StoreError, Txn, TxnResponse, WatchRequest, WatchStream,
 };
 
 /// How many revisions a slow watcher may fall behind the writers before it is told it lagged.
 pub(crate) const DEFAULT_WATCH_CAPACITY: usize = 16 * 1024;
 
 /// A history row that compaction removes: the version of `key` written at a revision.
-pub(crate) type Removed = (Revision, String);
+pub(crate) type Removed = (Revision, Arc<str>);
 
 /// A key's versions in revision order; `None` marks a delete.
-type Versions = Vec<(Revision, Option<KeyValue>)>;
+type Versions = Vec<(Revision, Option<Stored>)>;
 
 /// An in-memory [`Store`]. Cloning shares the same data.
 #[derive(Clone)]
@@ -45,7 +49,7 @@ struct Shared {
 struct State {
     revision: Revision,
     compact_revision: Revision,
-    keys: BTreeMap<String, Versions>,
+    keys: BTreeMap<Arc<str>, Versions>,
     /// The batches of every revision after `compact_revision`, oldest first.
     history: VecDeque<Arc<Batch>>,
 }
@@ -137,14 +141,23 @@ impl MemStore {
         Ok(())
     }
 
-    /// Rebuild the state from batches read back from durable storage (their events without
-    /// `prev_kv`, which is derived here), then the revision and compaction point recorded
-    /// with them. Only for a store nobody watches yet.
+    /// Rebuild the state from batches read back from durable storage (their changes without
+    /// `prev`, which is derived here), then the revision and compaction point recorded with
+    /// them. Only for a store nobody watches yet.
     pub(crate) fn restore(&self, batches: impl IntoIterator<Item = Batch>, revision: Revision, compacted: Revision) {
         let mut state = self.write_state();
         for mut batch in batches {
-            for event in &mut batch.events {
-                event.prev_kv = state.latest(&event.kv.key).cloned();
+            for change in &mut batch.changes {
+                change.key = state.interned(&change.key);
+            }
+            if batch.revision <= compacted {
+                // Only its versions are kept: its history is gone.
+                state.add_versions(&batch);
+                state.revision = batch.revision;
+                continue;
+            }
+            for change in &mut batch.changes {
+                change.prev = state.latest(&change.key).cloned();
             }
             state.commit(Arc::new(batch));
         }
@@ -163,11 +176,16 @@ impl MemStore {
 }
 
 impl State {
-    fn latest(&self, key: &str) -> Option<&KeyValue> {
+    fn latest(&self, key: &str) -> Option<&Stored> {
         self.keys.get(key).and_then(|versions| versions.last()).and_then(|(_, kv)| kv.as_ref())
     }
 
-    fn at(versions: &[(Revision, Option<KeyValue>)], revision: Revision) -> Option<&KeyValue> {
+    /// `key` as the index holds it (shared), or a new one.
+    fn interned(&self, key: &str) -> Arc<str> {
+        self.keys.get_key_value(key).map_or_else(|| Arc::from(key), |(interned, _)| interned.clone())
+    }
+
+    fn at(versions: &[(Revision, Option<Stored>)], revision: Revision) -> Option<&Stored> {
         let idx = versions.partition_point(|(rev, _)| *rev <= revision);
         idx.checked_sub(1).and_then(|i| versions[i].1.as_ref())
     }
@@ -178,9 +196,9 @@ impl State {
         key: &'a str,
         range: &'a KeyRange,
         revision: Revision,
-    ) -> Box<dyn Iterator<Item = &'a KeyValue> + 'a> {
+    ) -> Box<dyn Iterator<Item = (&'a Arc<str>, &'a Stored)> + 'a> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
-        let entries: Box<dyn Iterator<Item = (&String, &Versions)>> = match range {
+        let entries: Box<dyn Iterator<Item = (&Arc<str>, &Versions)>> = match range {
             KeyRange::Single => Box::new(self.keys.get_key_value(key).into_iter()),
             KeyRange::Prefix => Box::new(
                 self.keys.range::<str, _>((Included(key), Unbounded)).take_while(move |(k, _)| k.starts_with(key)),
@@ -193,7 +211,7 @@ impl State {
                 }
             }
         };
-        Box::new(entries.filter_map(move |(_, versions)| Self::at(versions, revision)))
+        Box::new(entries.filter_map(move |(key, versions)| Self::at(versions, revision).map(|kv| (key, kv))))
     }
 
     /// Whether `revision` (0: current) can be read; the revision to read at.
@@ -214,15 +232,24 @@ impl State {
     }
 
     fn commit(&mut self, batch: Arc<Batch>) {
-        for event in &batch.events {
-            let value = match event.kind {
-                EventKind::Put => Some(event.kv.clone()),
-                EventKind::Delete => None,
-            };
-            self.keys.entry(event.kv.key.clone()).or_default().push((batch.revision, value));
-        }
+        self.add_versions(&batch);
         self.revision = batch.revision;
         self.history.push_back(batch);
+    }
+
+    fn add_versions(&mut self, batch: &Batch) {
+        for change in &batch.changes {
+            let value = match change.kind {
+                EventKind::Put => Some(change.kv.clone()),
+                EventKind::Delete => None,
+            };
+            match self.keys.get_mut(&*change.key) {
+                Some(versions) => versions.push((batch.revision, value)),
+                None => {
+                    self.keys.insert(change.key.clone(), vec![(batch.revision, value)]);
+                }
+            }
+        }
     }
 
     /// The versions compaction at `revision` forgets: of every key, all versions before its
@@ -244,24 +271,31 @@ impl State {
                 versions.retain(|(r, _)| r != rev);
                 if versions.is_empty() {
                     self.keys.remove(key);
+                } else {
+                    versions.shrink_to_fit();
                 }
             }
         }
         while self.history.front().is_some_and(|batch| batch.revision <= revision) {
             self.history.pop_front();
         }
+        self.history.shrink_to_fit();
         self.compact_revision = revision;
     }
 }
 
 /// At most `request.limit` of `kvs` (all but the count if `count_only`), as read at `revision`.
-fn respond<'a>(kvs: impl Iterator<Item = &'a KeyValue>, request: &RangeRequest, revision: Revision) -> RangeResponse {
+fn respond<'a>(
+    kvs: impl Iterator<Item = (&'a Arc<str>, &'a Stored)>,
+    request: &RangeRequest,
+    revision: Revision,
+) -> RangeResponse {
     let mut found = Vec::new();
     let mut count = 0;
-    for kv in kvs {
+    for (key, kv) in kvs {
         count += 1;
         if !request.count_only && (request.limit == 0 || found.len() < request.limit) {
-            found.push(kv.clone());
+            found.push(kv.with_key(key));
         }
     }
     let more = request.limit != 0 && count > request.limit;
@@ -273,7 +307,7 @@ fn respond<'a>(kvs: impl Iterator<Item = &'a KeyValue>, request: &RangeRequest, 
 struct Overlay<'a> {
     state: &'a State,
     revision: Revision,
-    latest: BTreeMap<String, Option<KeyValue>>,
+    latest: BTreeMap<Arc<str>, Option<Stored>>,
     batches: Vec<Arc<Batch>>,
 }
 
@@ -282,7 +316,7 @@ impl<'a> Overlay<'a> {
         Overlay { state, revision: state.revision, latest: BTreeMap::new(), batches: Vec::new() }
     }
 
-    fn latest(&self, key: &str) -> Option<&KeyValue> {
+    fn latest(&self, key: &str) -> Option<&Stored> {
         match self.latest.get(key) {
             Some(staged) => staged.as_ref(),
             None => self.state.latest(key),
@@ -290,13 +324,13 @@ impl<'a> Overlay<'a> {
     }
 
     /// The live keys of a range, staged writes included, in key order.
-    fn range_latest<'s>(&'s self, key: &'s str, range: &'s KeyRange) -> Vec<&'s KeyValue> {
-        let mut merged: BTreeMap<&str, &KeyValue> =
-            self.state.range_at(key, range, self.state.revision).map(|kv| (kv.key.as_str(), kv)).collect();
+    fn range_latest<'s>(&'s self, key: &'s str, range: &'s KeyRange) -> Vec<(&'s Arc<str>, &'s Stored)> {
+        let mut merged: BTreeMap<&str, (&Arc<str>, &Stored)> =
+            self.state.range_at(key, range, self.state.revision).map(|(k, kv)| (&**k, (k, kv))).collect();
         for (staged_key, staged) in self.latest.iter().filter(|(k, _)| range.contains(key, k)) {
             match staged {
-                Some(kv) => merged.insert(staged_key, kv),
-                None => merged.remove(staged_key.as_str()),
+                Some(kv) => merged.insert(staged_key, (staged_key, kv)),
+                None => merged.remove(&**staged_key),
             };
         }
         merged.into_values().collect()
@@ -334,48 +368,56 @@ impl<'a> Overlay<'a> {
             }
         }
         let next = self.revision + 1;
-        let mut events = Vec::new();
+        let mut changes = Vec::new();
         let mut responses = Vec::with_capacity(ops.len());
         for op in ops {
             let response = match op {
                 Op::Put { key, value } => {
+                    let key = self.state.interned(&key);
                     let prev = self.latest(&key).cloned();
-                    let kv = KeyValue {
-                        key: key.clone(),
-                        value,
+                    let kv = Stored {
+                        // An exact-size copy: the caller's buffer may be larger, or shared.
+                        value: Bytes::copy_from_slice(&value),
                         create_revision: prev.as_ref().map_or(next, |p| p.create_revision),
                         mod_revision: next,
                         version: prev.as_ref().map_or(1, |p| p.version + 1),
                     };
-                    events.push(Event { kind: EventKind::Put, kv: kv.clone(), prev_kv: prev.clone() });
-                    self.latest.insert(key, Some(kv));
-                    OpResponse::Put { prev_kv: prev }
+                    let prev_kv = prev.as_ref().map(|prev| prev.with_key(&key));
+                    self.latest.insert(key.clone(), Some(kv.clone()));
+                    changes.push(Change { key, kind: EventKind::Put, kv, prev });
+                    OpResponse::Put { prev_kv }
                 }
                 Op::Delete { key, range } => {
-                    let deleted: Vec<KeyValue> = self.range_latest(&key, &range).into_iter().cloned().collect();
-                    for prev in &deleted {
-                        let tombstone = KeyValue {
-                            key: prev.key.clone(),
-                            value: Bytes::new(),
-                            create_revision: 0,
-                            mod_revision: next,
-                            version: 0,
-                        };
-                        events.push(Event { kind: EventKind::Delete, kv: tombstone, prev_kv: Some(prev.clone()) });
-                        self.latest.insert(prev.key.clone(), None);
+                    let deleted: Vec<(Arc<str>, Stored)> = self
+                        .range_latest(&key, &range)
+                        .into_iter()
+                        .map(|(key, kv)| (key.clone(), kv.clone()))
+                        .collect();
+                    let mut response = Vec::with_capacity(deleted.len());
+                    for (key, prev) in deleted {
+                        response.push(prev.with_key(&key));
+                        self.latest.insert(key.clone(), None);
+                        changes.push(Change {
+                            key,
+                            kind: EventKind::Delete,
+                            kv: Stored::tombstone(next),
+                            prev: Some(prev),
+                        });
                     }
-                    OpResponse::Delete { deleted }
+                    OpResponse::Delete { deleted: response }
                 }
                 Op::Range(request) => {
-                    let current = if events.is_empty() { self.revision } else { next };
+                    let current = if changes.is_empty() { self.revision } else { next };
                     OpResponse::Range(self.read(&request, current))
                 }
             };
             responses.push(response);
         }
-        if !events.is_empty() {
+        if !changes.is_empty() {
+            // History keeps the batch for minutes: no spare capacity (a push reserves 4).
+            changes.shrink_to_fit();
             self.revision = next;
-            self.batches.push(Arc::new(Batch { revision: next, events }));
+            self.batches.push(Arc::new(Batch { revision: next, changes }));
         }
         Ok(TxnResponse { succeeded, revision: self.revision, responses })
     }
@@ -473,6 +515,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stored_value_does_not_keep_the_callers_buffer() {
+        let store = MemStore::new();
+        let body = Bytes::from(vec![b'x'; 64 * 1024]);
+        let value = body.slice(0..16);
+        drop(body);
+        store.put("/a", value.clone()).await.unwrap();
+        assert!(value.is_unique(), "the store holds its own copy, not a view into the 64 KiB body");
+        assert_eq!(store.get("/a").await.unwrap().unwrap().value, value);
+    }
+
+    #[tokio::test]
     async fn a_group_of_transactions_sees_each_other() {
         let store = MemStore::new();
         let create = |value: &str| Txn {
@@ -509,7 +562,8 @@ mod tests {
             })
             .unwrap();
         removed.sort();
-        assert_eq!(removed, [(1, "/a".to_string()), (3, "/gone".to_string()), (4, "/gone".to_string())]);
+        let removed: Vec<(Revision, &str)> = removed.iter().map(|(revision, key)| (*revision, &**key)).collect();
+        assert_eq!(removed, [(1, "/a"), (3, "/gone"), (4, "/gone")]);
         let at4 = store.range(RangeRequest { revision: 4, ..RangeRequest::prefix("/") }).await.unwrap();
         assert_eq!(at4.kvs.iter().map(|kv| kv.value.clone()).collect::<Vec<_>>(), [b("2")]);
     }

@@ -44,6 +44,12 @@ impl EtcdServer {
         self.endpoint.clone()
     }
 
+    /// The PID of the etcd process (the memory benchmark reads its resident set).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn wait_until_listening(&mut self, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
