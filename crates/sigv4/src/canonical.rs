@@ -8,6 +8,8 @@
 //! - Headers: exactly the signed ones, lower-case, sorted, values trimmed with inner runs of
 //!   whitespace collapsed to one space, repeated headers joined with `,`.
 
+use std::borrow::Cow;
+
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
@@ -78,14 +80,27 @@ pub fn query_pairs(raw_query: &str) -> impl Iterator<Item = (String, String)> + 
     })
 }
 
+/// A raw query component in canonical form: borrowed as it is when it holds only unreserved
+/// bytes (the common case), otherwise decoded and re-encoded.
+fn canonical_component(raw: &str) -> Cow<'_, str> {
+    if raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(utf8_percent_encode(&decode_component(raw), UNRESERVED).to_string())
+    }
+}
+
 /// Appends the canonical query string of `raw_query` to `out`, leaving out the parameter named
 /// `skip` (a presigned URL's `X-Amz-Signature`).
 pub fn canonical_query(raw_query: &str, skip: Option<&str>, out: &mut String) {
-    let mut pairs: Vec<(String, String)> = query_pairs(raw_query)
-        .filter(|(key, _)| Some(key.as_str()) != skip)
-        .map(|(key, value)| {
-            (utf8_percent_encode(&key, UNRESERVED).to_string(), utf8_percent_encode(&value, UNRESERVED).to_string())
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = raw_query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (canonical_component(key), canonical_component(value))
         })
+        .filter(|(key, _)| Some(key.as_ref()) != skip)
         .collect();
     pairs.sort_unstable();
     for (i, (key, value)) in pairs.iter().enumerate() {

@@ -133,7 +133,11 @@ impl Verifier {
     ) -> Result<Verified<L::Principal>, SigV4Error> {
         if request.header("authorization").is_some() {
             self.verify_header_signed(request, now, lookup)
-        } else if query_pairs(request.query).any(|(key, _)| key == "X-Amz-Algorithm" || key == "X-Amz-Signature") {
+        } else if request
+            .query
+            .split('&')
+            .any(|pair| pair.starts_with("X-Amz-Algorithm=") || pair.starts_with("X-Amz-Signature="))
+        {
             self.verify_presigned(request, now, PresignedExpiry::FromRequest, lookup)
         } else {
             Err(SigV4Error::MissingAuthenticationToken)
@@ -266,7 +270,8 @@ struct PresignedQuery {
 
 impl PresignedQuery {
     fn parse(raw: &str) -> Self {
-        PresignedQuery { params: query_pairs(raw).filter(|(key, _)| key.starts_with("X-Amz-")).collect() }
+        let signature_params = raw.split('&').filter(|pair| pair.starts_with("X-Amz-"));
+        PresignedQuery { params: signature_params.flat_map(query_pairs).collect() }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -327,12 +332,17 @@ fn parse_authorization<'a>(authorization: &'a str, request: &SignedRequest<'a>) 
 /// Splits `AKID/yyyymmdd/region/service/aws4_request` into the key id, the scope text (all after
 /// the key id) and the parsed scope.
 fn parse_credential(credential: &str) -> Result<(&str, &str, CredentialScope), SigV4Error> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    let [access_key_id, date, region, service, terminator] = parts[..] else {
-        return Err(SigV4Error::IncompleteSignature(format!(
+    let malformed = || {
+        SigV4Error::IncompleteSignature(format!(
             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got \
              '{credential}'"
-        )));
+        ))
+    };
+    let mut parts = credential.split('/');
+    let (Some(access_key_id), Some(date), Some(region), Some(service), Some(terminator), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed());
     };
     if terminator != "aws4_request" {
         return Err(SigV4Error::IncompleteSignature(format!(
