@@ -1,6 +1,7 @@
 //! The AWS side with the real `aws` CLI: a first start gives a working default profile; a user
 //! created through IAM works as a new `aws configure` profile; wrong secrets, inactive keys and
-//! deleted users' keys are refused with AWS's errors; policy documents round-trip.
+//! deleted users' keys are refused with AWS's errors; policy documents round-trip; a restart keeps
+//! everything.
 
 mod common;
 
@@ -201,4 +202,33 @@ fn policy_documents_round_trip_and_malformed_ones_are_named() {
     assert_eq!(after["Role"]["AssumeRolePolicyDocument"], got["Role"]["AssumeRolePolicyDocument"]);
     let invalid_name = rampart.aws(&["iam", "create-user", "--user-name", "bad name"]).failed();
     assert!(invalid_name.stderr.contains("(ValidationError)"), "{}", invalid_name.stderr);
+}
+#[test]
+fn a_restart_keeps_iam_state_the_administrator_and_profiles() {
+    let mut rampart = Rampart::start();
+    let admin = json(&rampart.aws(&["sts", "get-caller-identity"]).ok());
+    let (id, secret) = create_user_with_key(&rampart, "eks-user");
+    configure(&rampart, "eks-user", &id, &secret);
+    rampart
+        .aws(&[
+            "iam",
+            "attach-user-policy",
+            "--user-name",
+            "eks-user",
+            "--policy-arn",
+            "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+        ])
+        .ok();
+    let user = json(&rampart.aws(&["sts", "get-caller-identity", "--profile", "eks-user"]).ok());
+
+    // A restart keeps IAM state, the administrator's key and the user's profile.
+    let credentials_before = std::fs::read_to_string(&rampart.env["AWS_SHARED_CREDENTIALS_FILE"]).unwrap();
+    rampart.restart();
+    let credentials_after = std::fs::read_to_string(&rampart.env["AWS_SHARED_CREDENTIALS_FILE"]).unwrap();
+    assert_eq!(credentials_before, credentials_after);
+    assert_eq!(json(&rampart.aws(&["sts", "get-caller-identity"]).ok()), admin);
+    assert_eq!(json(&rampart.aws(&["sts", "get-caller-identity", "--profile", "eks-user"]).ok()), user);
+    let attached = json(&rampart.aws(&["iam", "list-attached-user-policies", "--user-name", "eks-user"]).ok());
+    assert_eq!(attached["AttachedPolicies"][0]["PolicyName"], "IAMReadOnlyAccess");
+    rampart.aws(&["iam", "list-users", "--profile", "eks-user"]).ok();
 }
