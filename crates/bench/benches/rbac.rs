@@ -1,0 +1,167 @@
+//! RBAC decision cost as bindings that do not concern the requester grow from 100 to 100,000:
+//! the indexed authorizer against the linear reference (Kubernetes' `VisitRulesFor`) and against
+//! Cedar evaluating the same grants, side by side. Also index build time, incremental update time,
+//! two threads deciding at once, and the index's memory (printed once per size).
+//!
+//! `cargo bench -p bench --bench rbac`
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bench::rbac_workload::Workload;
+use cedar_policy::{
+    Authorizer as CedarAuthorizer, Context, Entities, EntityUid, PolicySet, Request, RestrictedExpression,
+};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use rbac::linear::LinearAuthorizer;
+use rbac::{Attributes, Authorizer};
+
+/// Counts live heap bytes, to report what the index costs in memory.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// The only unsafe in the workspace: a global allocator must be `unsafe impl`. It forwards to the
+// system allocator and counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const SIZES: [usize; 4] = [100, 1_000, 10_000, 100_000];
+
+fn build(w: &Workload) -> Authorizer {
+    Authorizer::from_objects(&w.roles, &w.cluster_roles, &w.role_bindings, &w.cluster_role_bindings)
+}
+
+fn cedar_request(attrs: &Attributes) -> Request {
+    let r = attrs.resource.as_ref().expect("resource request");
+    let s = |v: &str| RestrictedExpression::new_string(v.to_string());
+    let context = Context::from_pairs([
+        ("namespace".to_string(), s(&r.namespace)),
+        ("apiGroup".to_string(), s(&r.api_group)),
+        ("resource".to_string(), s(&r.resource)),
+    ])
+    .unwrap();
+    Request::new(
+        EntityUid::from_str(&format!("User::{:?}", attrs.user.name)).unwrap(),
+        EntityUid::from_str(&format!("Action::{:?}", attrs.verb)).unwrap(),
+        EntityUid::from_str(&format!("Pod::{:?}", r.name)).unwrap(),
+        context,
+        None,
+    )
+    .unwrap()
+}
+
+fn decisions(c: &mut Criterion) {
+    for n in SIZES {
+        let w = Workload::generate(n);
+        let before = LIVE.load(Ordering::Relaxed);
+        let indexed = build(&w);
+        let index_bytes = LIVE.load(Ordering::Relaxed) - before;
+        let before = LIVE.load(Ordering::Relaxed);
+        let linear = LinearAuthorizer::new(&w.roles, &w.cluster_roles, &w.role_bindings, &w.cluster_role_bindings);
+        let linear_bytes = LIVE.load(Ordering::Relaxed) - before;
+        let started = Instant::now();
+        let before = LIVE.load(Ordering::Relaxed);
+        let policies = PolicySet::from_str(&w.cedar_policies()).unwrap();
+        let cedar_bytes = LIVE.load(Ordering::Relaxed) - before;
+        let cedar_parse = started.elapsed();
+        eprintln!(
+            "memory n={n}: indexed {:.1} MiB, linear {:.1} MiB, cedar {:.1} MiB; cedar policy parse {:.0} ms",
+            index_bytes as f64 / 1048576.0,
+            linear_bytes as f64 / 1048576.0,
+            cedar_bytes as f64 / 1048576.0,
+            cedar_parse.as_secs_f64() * 1e3
+        );
+        let (allow, deny) = (w.allowed_request(), w.denied_request());
+        assert!(indexed.authorize(&allow).is_allowed() && !indexed.authorize(&deny).is_allowed());
+        assert!(linear.authorize(&allow).0 && !linear.authorize(&deny).0);
+        let cedar = CedarAuthorizer::new();
+        let entities = Entities::empty();
+        let (cedar_allow, cedar_deny) = (cedar_request(&allow), cedar_request(&deny));
+        assert_eq!(cedar.is_authorized(&cedar_allow, &policies, &entities).decision(), cedar_policy::Decision::Allow);
+        assert_eq!(cedar.is_authorized(&cedar_deny, &policies, &entities).decision(), cedar_policy::Decision::Deny);
+
+        let mut group = c.benchmark_group(format!("rbac_decision/{n}"));
+        group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+        group.bench_function("indexed_allow", |b| b.iter(|| indexed.authorize(black_box(&allow))));
+        group.bench_function("indexed_deny", |b| b.iter(|| indexed.authorize(black_box(&deny))));
+        group.bench_function("linear_allow", |b| b.iter(|| linear.authorize(black_box(&allow))));
+        group.bench_function("linear_deny", |b| b.iter(|| linear.authorize(black_box(&deny))));
+        if n >= 10_000 {
+            // Cedar costs milliseconds per decision here: a few samples are enough.
+            group.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_secs(1));
+        }
+        group.bench_function("cedar_allow", |b| {
+            b.iter(|| cedar.is_authorized(black_box(&cedar_allow), &policies, &entities))
+        });
+        group.bench_function("cedar_deny", |b| {
+            b.iter(|| cedar.is_authorized(black_box(&cedar_deny), &policies, &entities))
+        });
+        group.finish();
+    }
+}
+
+fn maintenance(c: &mut Criterion) {
+    for n in SIZES {
+        let w = Workload::generate(n);
+        let mut group = c.benchmark_group(format!("rbac_index/{n}"));
+        group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+        if n >= 10_000 {
+            group.sample_size(10);
+        }
+        group.bench_function("build", |b| b.iter(|| build(black_box(&w))));
+        let authz = build(&w);
+        let extra = w.extra_binding();
+        group.bench_function("upsert_and_delete_binding", |b| {
+            b.iter(|| {
+                authz.upsert_role_binding(black_box(&extra));
+                authz.delete_role_binding("ns0", "extra");
+            })
+        });
+        group.finish();
+    }
+}
+
+/// Two threads deciding at once on one authorizer (the RwLock's read side), per decision.
+fn parallel(c: &mut Criterion) {
+    let w = Workload::generate(10_000);
+    let authz = build(&w);
+    let allow = w.allowed_request();
+    let mut group = c.benchmark_group("rbac_parallel/10000");
+    group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    for threads in [1, 2] {
+        group.bench_with_input(BenchmarkId::new("indexed_allow_threads", threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| {
+                let started = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..threads {
+                        s.spawn(|| {
+                            for _ in 0..iters {
+                                black_box(authz.authorize(black_box(&allow)));
+                            }
+                        });
+                    }
+                });
+                started.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decisions, maintenance, parallel);
+criterion_main!(benches);
