@@ -3,16 +3,16 @@
 //!
 //! The envelope is the 4-byte magic `k8s\0` and a `runtime.Unknown` {typeMeta, raw,
 //! contentEncoding, contentType}; `raw` is the object in the `generated.proto` encoding of its
-//! kind. Both are read by `prost-reflect` over a descriptor set compiled from Kubernetes' own
-//! message definitions (`data/k8s-descriptors.pb`, made by `tools/descriptors.sh`), so every
+//! kind. Both are read by `prost-reflect` over Kubernetes' message definitions, built at first use
+//! from our table of their facts (`data/k8s-messages.txt`, read by `table`), so every
 //! generally available built-in kind decodes, not only the few kubectl's generators send.
 //!
 //! What is written by hand is the mapping from a decoded message to Kubernetes' JSON, because
 //! Kubernetes' JSON is Go's `encoding/json` over its Go types, not the proto3 JSON mapping:
 //! - field names are the Go JSON names (usually, not always, the protobuf names);
 //! - Go writes every non-pointer scalar on the wire, so a zero there means "unset" and is left
-//!   out, unless the Go field is a pointer or has no `omitempty` (`facts::ZERO_SIGNIFICANT`),
-//!   and an absent slice, map or pointer without `omitempty` is `null` (`facts::NULL_WHEN_ABSENT`);
+//!   out, unless the Go field is a pointer or has no `omitempty` (the table's `zero`), and an
+//!   absent slice, map or pointer without `omitempty` is `null` (the table's `null`);
 //! - `Time`/`MicroTime` are RFC 3339 strings (a zero `Time` is `null`, as Go writes it),
 //!   `Duration` is Go's duration string, `Quantity` a string, `IntOrString` an int or a string,
 //!   `RawExtension`/`FieldsV1`/CRD `JSON` embedded JSON, `bytes` standard base64, `int64` numbers;
@@ -24,12 +24,12 @@ use std::sync::LazyLock;
 
 use base64::Engine as _;
 use prost::Message as _;
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value,
-};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor, ReflectMessage, Value};
 use serde_json::{Map, Value as Json};
 
-use crate::{Error, facts};
+use crate::Error;
+
+mod table;
 
 /// The first four bytes of every Kubernetes Protobuf body.
 pub const MAGIC: [u8; 4] = *b"k8s\0";
@@ -37,9 +37,8 @@ pub const MAGIC: [u8; 4] = *b"k8s\0";
 /// The media type of Kubernetes' Protobuf encoding.
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
-static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
-    DescriptorPool::decode(include_bytes!("../data/k8s-descriptors.pb").as_slice())
-        .expect("the embedded Kubernetes descriptor set is valid")
+static MESSAGES: LazyLock<table::Messages> = LazyLock::new(|| {
+    table::Messages::parse(table::KUBERNETES).unwrap_or_else(|e| panic!("data/k8s-messages.txt, {e}"))
 });
 
 const UNKNOWN: &str = "k8s.io.apimachinery.pkg.runtime.Unknown";
@@ -108,11 +107,11 @@ pub fn kind_message(api_version: &str, kind: &str) -> Option<MessageDescriptor> 
     if kind.is_empty() || version.is_empty() {
         return None;
     }
-    POOL.get_message_by_name(&format!("{package}.{version}.{kind}"))
+    MESSAGES.pool.get_message_by_name(&format!("{package}.{version}.{kind}"))
 }
 
 fn message(name: &str) -> MessageDescriptor {
-    POOL.get_message_by_name(name).expect("the descriptor set holds apimachinery's messages")
+    MESSAGES.pool.get_message_by_name(name).expect("the table holds apimachinery's messages")
 }
 
 fn field_message(message: &DynamicMessage, name: &str) -> Option<DynamicMessage> {
@@ -130,7 +129,7 @@ fn string_field(message: &DynamicMessage, name: &str) -> String {
 }
 
 /// How one message is written as JSON: worked out once per message type, from the descriptor
-/// and the facts, so decoding does no name lookups.
+/// and the table's Go facts, so decoding does no name lookups.
 struct Plan {
     special: Special,
     fields: Vec<FieldPlan>,
@@ -162,7 +161,7 @@ enum Special {
 }
 
 static PLANS: LazyLock<HashMap<String, Plan>> =
-    LazyLock::new(|| POOL.all_messages().map(|m| (m.full_name().to_string(), plan(&m))).collect());
+    LazyLock::new(|| MESSAGES.pool.all_messages().map(|m| (m.full_name().to_string(), plan(&m))).collect());
 
 fn plan(descriptor: &MessageDescriptor) -> Plan {
     let name = descriptor.full_name();
@@ -188,10 +187,11 @@ fn plan(descriptor: &MessageDescriptor) -> Plan {
         .filter_map(|f| descriptor.get_field(u32::try_from(f.number()).ok()?))
         .map(|field| {
             let scalar = !field.is_list() && !field.is_map() && !matches!(field.kind(), Kind::Message(_));
+            let go = MESSAGES.go_field(field.full_name());
             FieldPlan {
-                json_name: json_name(name, field.name()),
-                omit_zero: scalar && !listed(facts::ZERO_SIGNIFICANT, name, field.name()),
-                null_when_absent: listed(facts::NULL_WHEN_ABSENT, name, field.name()),
+                json_name: go.json_name.clone().unwrap_or_else(|| field.name().to_string()),
+                omit_zero: scalar && !go.keeps_zero,
+                null_when_absent: go.null_when_absent,
                 field,
             }
         })
@@ -219,18 +219,6 @@ fn write_fields(message: &DynamicMessage, out: &mut Map<String, Json>) -> Result
         out.insert(plan.json_name.clone(), to_json(&value, &plan.field)?);
     }
     Ok(())
-}
-
-/// Whether a facts table (sorted by message) lists this field of this message.
-fn listed(table: &[(&str, &[&str])], message: &str, field: &str) -> bool {
-    table.binary_search_by(|(m, _)| m.cmp(&message)).is_ok_and(|i| table[i].1.contains(&field))
-}
-
-/// The Go JSON name of a field: its protobuf name unless `facts::JSON_NAMES` says otherwise.
-fn json_name(message: &str, field: &str) -> String {
-    let start = facts::JSON_NAMES.partition_point(|(m, _, _)| *m < message);
-    let renamed = facts::JSON_NAMES[start..].iter().take_while(|(m, _, _)| *m == message).find(|(_, p, _)| *p == field);
-    renamed.map_or(field, |(_, _, json)| json).to_string()
 }
 
 fn to_json(value: &Value, field: &FieldDescriptor) -> Result<Json, Error> {

@@ -292,3 +292,9 @@ fn freshness_follows_the_hash() {
     assert_eq!(doc.freshness(None, now), Freshness::Revalidate);
     assert_eq!(doc.etag(), format!("\"{}\"", doc.hash()));
 }
+
+#[test]
+fn facts_tables_are_sorted_for_binary_search() {
+    assert!(crate::facts::ATOMIC_STRUCTS.windows(2).all(|w| w[0] < w[1]));
+    assert!(crate::facts::FIELD_EXTENSIONS.windows(2).all(|w| (w[0].schema, w[0].field) < (w[1].schema, w[1].field)));
+}

@@ -521,10 +521,3 @@ fn go_durations() {
         assert_eq!(go_duration(nanos), text);
     }
 }
-
-#[test]
-fn facts_tables_are_sorted_for_binary_search() {
-    assert!(facts::ZERO_SIGNIFICANT.windows(2).all(|w| w[0].0 < w[1].0));
-    assert!(facts::NULL_WHEN_ABSENT.windows(2).all(|w| w[0].0 < w[1].0));
-    assert!(facts::JSON_NAMES.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
-}
