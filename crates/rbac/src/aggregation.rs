@@ -51,11 +51,11 @@ pub fn aggregate(roles: &[ClusterRole]) -> Vec<ClusterRole> {
     for _ in 0..=roles.len() {
         let mut changed = false;
         for i in 0..current.len() {
-            if let Some(rules) = aggregate_one(&current[i], &current) {
-                if rules != current[i].rules {
-                    current[i].rules = rules;
-                    changed = true;
-                }
+            if let Some(rules) = aggregate_one(&current[i], &current)
+                && rules != current[i].rules
+            {
+                current[i].rules = rules;
+                changed = true;
             }
         }
         if !changed {

@@ -71,11 +71,11 @@ impl UserInfo {
     /// (un)authenticated, and `system:unauthenticated` is added for the anonymous user.
     pub fn impersonated(name: &str, groups: &[String]) -> Self {
         let mut groups = groups.to_vec();
-        if groups.is_empty() {
-            if let Some((namespace, _)) = name.strip_prefix(SERVICE_ACCOUNT_PREFIX).and_then(|r| r.split_once(':')) {
-                groups.push("system:serviceaccounts".into());
-                groups.push(format!("system:serviceaccounts:{namespace}"));
-            }
+        if groups.is_empty()
+            && let Some((namespace, _)) = name.strip_prefix(SERVICE_ACCOUNT_PREFIX).and_then(|r| r.split_once(':'))
+        {
+            groups.push("system:serviceaccounts".into());
+            groups.push(format!("system:serviceaccounts:{namespace}"));
         }
         let has = |groups: &[String], g: &str| groups.iter().any(|x| x == g);
         if name == ANONYMOUS {

@@ -162,7 +162,7 @@ pub fn describe_subject(subject: &Subject, binding_namespace: &str) -> String {
 pub fn subject_applies(subject: &Subject, user: &UserInfo, binding_namespace: &str) -> bool {
     match subject_key(subject, binding_namespace) {
         Some(SubjectKey::User(name)) => user.name == name,
-        Some(SubjectKey::Group(name)) => user.groups.iter().any(|g| *g == name),
+        Some(SubjectKey::Group(name)) => user.groups.contains(&name),
         None => false,
     }
 }
@@ -339,6 +339,9 @@ impl SubjectRulesReviewStatus {
     }
 }
 
+/// A binding with its role's rules, or the key of its missing role.
+pub type BindingRules = (Arc<BindingRecord>, Result<Arc<[PolicyRule]>, RoleKey>);
+
 /// A binding that grants a request to one of its subjects (the answer of `who_can`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
@@ -513,10 +516,10 @@ impl Index {
         f: &mut impl FnMut(&'a Entry) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         self.cluster.visit(user, f)?;
-        if !namespace.is_empty() {
-            if let Some(subjects) = self.namespaced.get(namespace) {
-                subjects.visit(user, f)?;
-            }
+        if !namespace.is_empty()
+            && let Some(subjects) = self.namespaced.get(namespace)
+        {
+            subjects.visit(user, f)?;
         }
         ControlFlow::Continue(())
     }
@@ -729,7 +732,7 @@ impl Authorizer {
 
     /// Every binding held, with its role's rules (`Err` with the role key when the role is
     /// missing), ClusterRoleBindings first, then by namespace and name.
-    pub fn bindings(&self) -> Vec<(Arc<BindingRecord>, Result<Arc<[PolicyRule]>, RoleKey>)> {
+    pub fn bindings(&self) -> Vec<BindingRules> {
         let index = self.read();
         let mut all: Vec<_> = index
             .bindings

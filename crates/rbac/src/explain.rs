@@ -64,7 +64,7 @@ pub struct AllowPath {
 /// The outcome of [`Authorizer::explain`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Explanation {
-    Allowed(AllowPath),
+    Allowed(Box<AllowPath>),
     Denied {
         /// Bindings that name the requester and apply to the request's scope.
         applicable: Vec<BindingAnalysis>,
@@ -142,7 +142,7 @@ impl Authorizer {
                 Ok(rules) => {
                     if let Some(rule_index) = rules.iter().position(|r| rule_allows(attrs, r)) {
                         let rule = rules[rule_index].clone();
-                        return Explanation::Allowed(AllowPath { binding, subject, role, rule_index, rule });
+                        return Explanation::Allowed(Box::new(AllowPath { binding, subject, role, rule_index, rule }));
                     }
                     BindingVerdict::NoRuleMatched(closest(attrs, &rules))
                 }

@@ -27,8 +27,8 @@ pub use attributes::{
     SYSTEM_UNAUTHENTICATED, UserInfo,
 };
 pub use authorizer::{
-    Allowed, Authorizer, BindingRecord, Decision, Grant, NoOpinion, NonResourceRule, ResourceRule, RoleKey, Scope,
-    SubjectRulesReviewStatus, describe_subject, subject_applies,
+    Allowed, Authorizer, BindingRecord, BindingRules, Decision, Grant, NoOpinion, NonResourceRule, ResourceRule,
+    RoleKey, Scope, SubjectRulesReviewStatus, describe_subject, subject_applies,
 };
 pub use error::RbacError;
 pub use escalation::{

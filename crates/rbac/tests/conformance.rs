@@ -175,10 +175,10 @@ fn conformance() {
             let result = check_escalation(&indexed, e);
             if result.is_ok() != e.allow {
                 failures.push(format!("{file} escalation {i} {e:?}: got {result:?}"));
-            } else if let (Some(message), Err(err)) = (&e.message, &result) {
-                if &err.to_string() != message {
-                    failures.push(format!("{file} escalation {i}: message\n{err}\nwanted\n{message}"));
-                }
+            } else if let (Some(message), Err(err)) = (&e.message, &result)
+                && &err.to_string() != message
+            {
+                failures.push(format!("{file} escalation {i}: message\n{err}\nwanted\n{message}"));
             }
         }
     }
