@@ -24,7 +24,8 @@
 //! schedule, as kube-apiserver does.
 //!
 //! An acknowledged write is durable before `txn` returns, in every persistent backend. This
-//! crate must never interpret values, and never block an async caller on disk I/O.
+//! crate must never interpret values, and its async calls never block on disk I/O (only
+//! `EmbeddedStore::open`, at startup, and dropping its last handle do).
 
 mod compaction;
 mod embedded;
