@@ -89,6 +89,9 @@ pub struct Cluster {
     pub(crate) server_address: RwLock<String>,
     pub(crate) discovery: crate::discovery::Cache,
     pub(crate) openapi: crate::openapi::Cache,
+    /// Verified client certificates' subjects, by certificate (parsing X.509 on every request of
+    /// a keep-alive connection would cost more than the request).
+    subjects: std::sync::Mutex<HashMap<Vec<u8>, Option<(String, Vec<String>)>>>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -125,9 +128,29 @@ impl Cluster {
         &self.metrics
     }
 
+    /// The subject (user, groups) of a connection's verified client certificate.
+    pub(crate) fn client_subject(&self, connection: &tls::ConnectionInfo) -> Option<(String, Vec<String>)> {
+        let leaf = connection.peer_certificates.first()?;
+        let mut cache = self.subjects.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(subject) = cache.get(leaf.as_ref()) {
+            return subject.clone();
+        }
+        let subject = connection.client_subject();
+        if cache.len() >= 4096 {
+            cache.clear();
+        }
+        cache.insert(leaf.as_ref().to_vec(), subject.clone());
+        subject
+    }
+
     /// Issue a client certificate for `user` in `group` (for kubeconfigs).
     pub fn issue_client_certificate(&self, user: &str, group: Option<&str>) -> Result<tls::CertifiedKey, Error> {
         Ok(self.ca.issue_client(user, group)?)
+    }
+
+    /// Issue a serving certificate for `names` from the cluster's CA (tests and benchmarks).
+    pub fn issue_serving_certificate(&self, names: &[String]) -> Result<tls::CertifiedKey, Error> {
+        Ok(self.ca.issue_server("kube-apiserver", names)?)
     }
 
     /// Sign a service-account token (what TokenRequest returns).
@@ -282,6 +305,7 @@ impl ClusterServer {
             server_address: RwLock::new(String::new()),
             discovery: Default::default(),
             openapi: Default::default(),
+            subjects: Default::default(),
         });
 
         crate::controllers::load_custom_resources(&cluster).await.map_err(|s| Error::Startup(s.message))?;

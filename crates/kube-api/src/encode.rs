@@ -10,9 +10,11 @@ use kube_core::table::{self, IncludeObject};
 use kube_core::{Status, meta};
 use serde_json::{Map, Value, json};
 
+use crate::convert;
 use crate::http::{body_response, status_response};
-use crate::objects::ListResult;
+use crate::objects::{ListResult, RawList};
 use crate::registry::ResourceDef;
+use crate::storage;
 
 fn yaml(value: &Value) -> Result<String, Status> {
     serde_saphyr::to_string(value).map_err(|e| Status::internal(format!("encoding YAML: {e}")))
@@ -90,6 +92,40 @@ pub fn json_list(def: &ResourceDef, list: &ListResult) -> Vec<u8> {
     }
     out.extend_from_slice(b"]}");
     out
+}
+
+/// A JSON list straight from stored bytes: items spliced (resourceVersion set, no decoding)
+/// where they can be, decoded and converted where they must.
+pub fn json_list_raw(def: &ResourceDef, list: &RawList) -> Result<Vec<u8>, Status> {
+    let api_version = def.api_version();
+    let meta = ListResult {
+        items: vec![],
+        resource_version: list.resource_version,
+        continue_token: list.continue_token.clone(),
+        remaining: list.remaining,
+    };
+    let mut out = Vec::with_capacity(256 + list.kvs.iter().map(|kv| kv.value.len() + 32).sum::<usize>());
+    out.extend_from_slice(b"{\"kind\":");
+    serde_json::to_writer(&mut out, &def.list_kind()).expect("serializes");
+    out.extend_from_slice(b",\"apiVersion\":");
+    serde_json::to_writer(&mut out, &api_version).expect("serializes");
+    out.extend_from_slice(b",\"metadata\":");
+    serde_json::to_writer(&mut out, &list_meta(&meta)).expect("serializes");
+    out.extend_from_slice(b",\"items\":[");
+    for (i, kv) in list.kvs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match storage::splice(&kv.value, kv.mod_revision, def.custom.is_some(), &api_version) {
+            Some(bytes) => out.extend_from_slice(&bytes),
+            None => {
+                let object = convert::to_served(storage::decode(&kv.value, kv.mod_revision)?, &def.group, &def.version);
+                serde_json::to_writer(&mut out, &list_item(def, &object)).expect("serializes");
+            }
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 /// A page of a list.

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::cluster::Cluster;
 use crate::connect::ConnectRequest;
 use crate::encode;
-use crate::http::{header_str, json_response, read_body, status_response, with_warnings};
+use crate::http::{body_response, header_str, json_response, read_body, status_response, with_warnings};
 use crate::objects::{Ctx, Deleted, Write};
 use crate::registry::{ResourceDef, Storage};
 
@@ -146,6 +146,12 @@ async fn serve_inner(
         ("get", "" | "status") => {
             let output = negotiate(&headers, true)?;
             let include = include_object(query)?;
+            if output == Output::Json {
+                let kv = cluster.get_raw(&def, namespace, name).await?;
+                if let Some(bytes) = crate::storage::splice(&kv.value, kv.mod_revision, true, &def.api_version()) {
+                    return Ok(body_response(StatusCode::OK, "application/json", bytes));
+                }
+            }
             let object = cluster.get(&def, namespace, name).await?;
             Ok(encode::object(&def, &object, output, include, StatusCode::OK))
         }
@@ -156,6 +162,10 @@ async fn serve_inner(
             if options.watch || info.verb == "watch" {
                 return crate::stream::watch(cluster.clone(), def, namespace.to_string(), options, output, include)
                     .await;
+            }
+            if output == Output::Json {
+                let raw = cluster.list_raw(&def, namespace, &options).await?;
+                return Ok(body_response(StatusCode::OK, "application/json", encode::json_list_raw(&def, &raw)?));
             }
             let list = cluster.list(&def, namespace, &options).await?;
             Ok(encode::list(&def, &list, output, include))

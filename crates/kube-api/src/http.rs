@@ -131,7 +131,7 @@ async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body
 }
 
 async fn serve(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Request<Body>) -> Response {
-    let subject = request.extensions().get::<tls::ConnectionInfo>().and_then(|c| c.client_subject());
+    let subject = request.extensions().get::<tls::ConnectionInfo>().and_then(|c| cluster.client_subject(c));
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let authenticated =
         match authn::authenticate(subject, authorization, &cluster.token_authenticators(), cluster.allow_anonymous)

@@ -68,6 +68,14 @@ pub struct ListResult {
     pub remaining: Option<i64>,
 }
 
+/// A page of a list as stored.
+pub(crate) struct RawList {
+    pub kvs: Vec<store::KeyValue>,
+    pub resource_version: i64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<i64>,
+}
+
 /// What a delete did.
 #[derive(Debug)]
 pub enum Deleted {
@@ -358,6 +366,29 @@ impl Cluster {
     /// List a collection (one namespace, or all when `namespace` is empty), with selectors and
     /// paging.
     pub async fn list(&self, def: &ResourceDef, namespace: &str, options: &ListOptions) -> Result<ListResult, Status> {
+        let raw = self.list_raw(def, namespace, options).await?;
+        let items = raw
+            .kvs
+            .iter()
+            .map(|kv| {
+                storage::decode(&kv.value, kv.mod_revision).map(|o| convert::to_served(o, &def.group, &def.version))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ListResult {
+            items,
+            resource_version: raw.resource_version,
+            continue_token: raw.continue_token,
+            remaining: raw.remaining,
+        })
+    }
+
+    /// A page of a list as stored key-values (what the JSON encoder splices without decoding).
+    pub(crate) async fn list_raw(
+        &self,
+        def: &ResourceDef,
+        namespace: &str,
+        options: &ListOptions,
+    ) -> Result<RawList, Status> {
         Self::check_field_selector(def, options)?;
         let prefix = self.objects.collection(def, namespace);
         let (mut start, mut revision) = match &options.continue_token {
@@ -391,30 +422,29 @@ impl Cluster {
         }
         let limit = usize::try_from(options.limit).unwrap_or(0);
         let filtered = !options.label_selector.is_empty() || !options.field_selector.is_empty();
-        let mut items = Vec::new();
+        let mut kept = Vec::new();
         let mut last_key: Option<String> = None;
         let mut more = false;
         loop {
-            let chunk = if limit == 0 { 0 } else { (limit - items.len()).max(if filtered { 256 } else { 0 }) };
+            let chunk = if limit == 0 { 0 } else { (limit - kept.len()).max(if filtered { 256 } else { 0 }) };
             let (kvs, has_more, read_at) = self.objects.list(&prefix, start.as_deref(), revision, chunk).await?;
             revision = read_at;
             let count = kvs.len();
             for kv in kvs {
-                if limit != 0 && items.len() >= limit {
+                if limit != 0 && kept.len() >= limit {
                     more = true;
                     break;
                 }
-                let object = storage::decode(&kv.value, kv.mod_revision)?;
                 last_key = Some(kv.key.clone());
-                if !filtered || Self::selects(def, options, &object) {
-                    items.push(object);
+                if !filtered || Self::selects(def, options, &storage::decode(&kv.value, kv.mod_revision)?) {
+                    kept.push(kv);
                 }
             }
             if more || !has_more || limit == 0 || count == 0 {
                 more = more || (has_more && limit != 0);
                 break;
             }
-            if items.len() >= limit {
+            if kept.len() >= limit {
                 more = true;
                 break;
             }
@@ -426,14 +456,22 @@ impl Cluster {
         };
         let remaining = match (&continue_token, filtered, &last_key) {
             (Some(_), false, Some(key)) => {
-                let after = format!("{key}\0");
-                let (rest, _, _) = self.objects.list(&prefix, Some(&after), revision, 0).await?;
-                Some(rest.len() as i64)
+                Some(self.objects.count(&prefix, &format!("{key}\0"), revision).await? as i64)
             }
             _ => None,
         };
-        let items = items.into_iter().map(|o| convert::to_served(o, &def.group, &def.version)).collect();
-        Ok(ListResult { items, resource_version: revision, continue_token, remaining })
+        Ok(RawList { kvs: kept, resource_version: revision, continue_token, remaining })
+    }
+
+    /// One object as stored (what the JSON encoder splices without decoding).
+    pub(crate) async fn get_raw(
+        &self,
+        def: &ResourceDef,
+        namespace: &str,
+        name: &str,
+    ) -> Result<store::KeyValue, Status> {
+        let key = self.objects.key(def, namespace, name);
+        self.objects.get_raw(&key).await?.ok_or_else(|| Status::not_found(&def.group_resource(), name))
     }
 
     /// Create an object (the body as decoded, in the served version).

@@ -108,13 +108,29 @@ impl ObjectStore {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Stored>, Status> {
-        let resp = self.timed("get", self.store.range(RangeRequest::key(key))).await?;
-        match resp.kvs.into_iter().next() {
+        match self.get_raw(key).await? {
             None => Ok(None),
             Some(kv) => {
                 Ok(Some(Stored { object: decode(&kv.value, kv.mod_revision)?, revision: kv.mod_revision, key: kv.key }))
             }
         }
+    }
+
+    pub async fn get_raw(&self, key: &str) -> Result<Option<KeyValue>, Status> {
+        let resp = self.timed("get", self.store.range(RangeRequest::key(key))).await?;
+        Ok(resp.kvs.into_iter().next())
+    }
+
+    /// How many keys under `prefix` from `start` on exist at `revision`.
+    pub async fn count(&self, prefix: &str, start: &str, revision: Revision) -> Result<usize, Status> {
+        let request = RangeRequest {
+            key: start.to_string(),
+            range: KeyRange::UpTo(prefix_end(prefix)),
+            limit: 0,
+            revision,
+            count_only: true,
+        };
+        Ok(self.timed("count", self.store.range(request)).await?.count)
     }
 
     /// Keys under `prefix` from `start` (inclusive) on, at `revision` (0: now), at most `limit`
@@ -149,6 +165,38 @@ impl ObjectStore {
     }
 }
 
+/// The stored bytes with `resourceVersion` set, without decoding them, when they have the shape
+/// every write gives them (`{"kind":"…","apiVersion":"…","metadata":{…`); `None` otherwise (then
+/// decode), or when the object is not stored in `api_version` (it needs converting). Without
+/// `type_meta`, `kind` and `apiVersion` are left out (as in typed lists).
+pub fn splice(value: &[u8], revision: Revision, type_meta: bool, api_version: &str) -> Option<Vec<u8>> {
+    fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
+        let end = from + bytes.get(from..)?.iter().position(|b| *b == b'"')?;
+        (!bytes[from..end].contains(&b'\\')).then_some(end)
+    }
+    let rest = value.strip_prefix(br#"{"kind":""#)?;
+    let kind_end = string_end(rest, 0)?;
+    let rest = rest[kind_end + 1..].strip_prefix(br#","apiVersion":""#)?;
+    let version_end = string_end(rest, 0)?;
+    if &rest[..version_end] != api_version.as_bytes() {
+        return None;
+    }
+    let rest = rest[version_end + 1..].strip_prefix(br#","metadata":{"#)?;
+    let rv = format!(r#""resourceVersion":"{revision}""#);
+    let mut out = Vec::with_capacity(value.len() + rv.len() + 2);
+    if type_meta {
+        out.extend_from_slice(&value[..value.len() - rest.len()]);
+    } else {
+        out.extend_from_slice(br#"{"metadata":{"#);
+    }
+    out.extend_from_slice(rv.as_bytes());
+    if rest.first() != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
 /// The smallest key greater than every key with this prefix.
 pub fn prefix_end(prefix: &str) -> String {
     let mut bytes = prefix.as_bytes().to_vec();
@@ -174,5 +222,14 @@ mod tests {
         assert_eq!(back, json!({"kind": "ConfigMap", "metadata": {"name": "a"}}));
         assert_eq!(decode(&bytes, 9).unwrap()["metadata"]["resourceVersion"], "9");
         assert_eq!(prefix_end("/a/b/"), "/a/b0");
+        let stored = encode(&json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p"}, "spec": {}}));
+        let spliced: Value = serde_json::from_slice(&splice(&stored, 7, true, "v1").unwrap()).unwrap();
+        assert_eq!(spliced, decode(&stored, 7).unwrap());
+        let item: Value = serde_json::from_slice(&splice(&stored, 7, false, "v1").unwrap()).unwrap();
+        assert_eq!(item, json!({"metadata": {"name": "p", "resourceVersion": "7"}, "spec": {}}));
+        let empty = encode(&json!({"kind": "X", "apiVersion": "v1", "metadata": {}}));
+        assert!(serde_json::from_slice::<Value>(&splice(&empty, 1, true, "v1").unwrap()).is_ok());
+        assert_eq!(splice(&stored, 7, true, "apps/v1"), None, "another version needs converting");
+        assert_eq!(splice(br#"{"apiVersion":"v1","kind":"X","metadata":{}}"#, 1, true, "v1"), None);
     }
 }
