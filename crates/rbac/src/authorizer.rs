@@ -160,10 +160,19 @@ pub fn describe_subject(subject: &Subject, binding_namespace: &str) -> String {
 
 /// Whether `subject` of a binding in `binding_namespace` names `user` (Kubernetes' `appliesToUser`).
 pub fn subject_applies(subject: &Subject, user: &UserInfo, binding_namespace: &str) -> bool {
-    match subject_key(subject, binding_namespace) {
-        Some(SubjectKey::User(name)) => user.name == name,
-        Some(SubjectKey::Group(name)) => user.groups.contains(&name),
-        None => false,
+    match subject.kind.as_str() {
+        USER_KIND => user.name == subject.name,
+        GROUP_KIND => user.groups.iter().any(|g| *g == subject.name),
+        SERVICE_ACCOUNT_KIND => {
+            // `system:serviceaccount:<ns>:<name>`, compared without building the string.
+            let ns = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
+            user.name
+                .strip_prefix(SERVICE_ACCOUNT_PREFIX)
+                .and_then(|rest| rest.strip_prefix(ns))
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|name| name == subject.name)
+        }
+        _ => false,
     }
 }
 
