@@ -44,6 +44,16 @@ pub struct ServeArgs {
     /// A YAML configuration file (identities, clusters, audit policy), applied at every start.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Whether container commands and `kubectl exec` run as local processes on this host:
+    /// `auto` (only while the Kubernetes API listens on loopback), `off`, or `local` (always).
+    #[arg(long, default_value = "auto", value_name = "auto|off|local")]
+    pub exec: kubelet::ExecMode,
+    /// How many simulated nodes each cluster's node group has.
+    #[arg(long, default_value_t = 2)]
+    pub nodes: usize,
+    /// What each simulated node offers, as `cpu=4,memory=16Gi,pods=110,ephemeral-storage=20Gi`.
+    #[arg(long, default_value = "cpu=4,memory=16Gi,pods=110", value_name = "RESOURCES")]
+    pub node_capacity: workloads::NodeCapacity,
 }
 
 /// What both front doors are started with.

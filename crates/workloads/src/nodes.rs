@@ -96,6 +96,14 @@ impl NodeCapacity {
     }
 }
 
+impl std::str::FromStr for NodeCapacity {
+    type Err = WorkloadsError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
 /// The resources scheduling counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
