@@ -90,8 +90,11 @@ impl TokenCache {
     pub fn get(&self, digest: TokenDigest, now: DateTime<Utc>, generation: u64) -> Option<VerifiedToken> {
         let entries = self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = entries.map.get(&digest)?;
-        (entry.generation == generation && now <= entry.expires_at)
-            .then(|| VerifiedToken { identity: Arc::clone(&entry.identity), expires_at: entry.expires_at })
+        (entry.generation == generation && now <= entry.expires_at).then(|| VerifiedToken {
+            identity: Arc::clone(&entry.identity),
+            expires_at: entry.expires_at,
+            from_cache: true,
+        })
     }
 
     /// Remembers a verified token.
@@ -130,7 +133,11 @@ mod tests {
 
     fn verified(arn: &str, expires_at: DateTime<Utc>) -> VerifiedToken {
         let caller = Caller { arn: arn.to_string(), account: "1".into(), user_id: "AIDA".into() };
-        VerifiedToken { identity: Arc::new(Identity::from_caller(&caller, "AKIA", "h").unwrap()), expires_at }
+        VerifiedToken {
+            identity: Arc::new(Identity::from_caller(&caller, "AKIA", "h").unwrap()),
+            expires_at,
+            from_cache: false,
+        }
     }
 
     fn at(minute: u32) -> DateTime<Utc> {

@@ -99,6 +99,9 @@ pub struct VerifiedToken {
     pub identity: Arc<Identity>,
     /// `X-Amz-Date` + 15 minutes, or the session's end if sooner.
     pub expires_at: DateTime<Utc>,
+    /// Whether the answer came from the verified-token cache (the authenticator logs a token
+    /// when it is first verified, as aws-iam-authenticator logs each webhook call).
+    pub from_cache: bool,
 }
 
 impl TokenVerifier {
@@ -248,7 +251,7 @@ impl TokenVerifier {
         let (caller, session_end) = verified.principal;
         let identity = Identity::from_caller(&caller, access_key_id, url.host)?;
         let expires_at = session_end.map_or(token_expiry, |end| end.min(token_expiry));
-        Ok(VerifiedToken { identity: Arc::new(identity), expires_at })
+        Ok(VerifiedToken { identity: Arc::new(identity), expires_at, from_cache: false })
     }
 
     /// aws-iam-authenticator's STS host name check for the `aws` partition.

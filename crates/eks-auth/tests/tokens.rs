@@ -367,6 +367,7 @@ fn the_cache_answers_until_expiry_and_forgets_deactivated_keys_at_once() {
     assert_eq!(verifier.cached_tokens(), 1);
     let second = verifier.verify(&token, signed_at + TimeDelta::minutes(2), &keys).unwrap();
     assert!(Arc::ptr_eq(&first.identity, &second.identity), "the second verification is answered from the cache");
+    assert!(!first.from_cache && second.from_cache);
 
     // Past its 15 minutes the cached token is refused with the authenticator's message.
     let expired =
