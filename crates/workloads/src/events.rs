@@ -161,6 +161,21 @@ impl Recorder {
         message: impl Into<String>,
         source: &Source,
     ) {
+        self.record_at(involved, field_path, event_type, reason, message, source, Utc::now());
+    }
+
+    /// Records an event that happened at `at` (before the write that confirmed it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_at(
+        self: &Arc<Self>,
+        involved: &Value,
+        field_path: Option<&str>,
+        event_type: EventType,
+        reason: &str,
+        message: impl Into<String>,
+        source: &Source,
+        at: DateTime<Utc>,
+    ) {
         let mut message = message.into();
         let mut identity_message = message.clone();
         {
@@ -193,7 +208,7 @@ impl Recorder {
             }
             Arc::clone(written.entry(identity).or_default())
         };
-        let event = event_object(involved, field_path, event_type, reason, &message, source, Utc::now());
+        let event = event_object(involved, field_path, event_type, reason, &message, source, at);
         let recorder = Arc::clone(self);
         let component = source.component;
         tokio::spawn(async move {

@@ -527,19 +527,15 @@ impl Scheduler {
         let uid = meta::uid(pod).to_string();
         self.bindings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(uid.clone(), node.to_string());
         let status = with_condition(pod.get("status"), scheduled_condition(true, None));
+        // The event is as old as the decision, so it sorts before what the kubelet does next.
+        let decided = Utc::now();
         let result = self.api.write_status(&self.api.pods, pod, status, &mut api::scheduler()).await;
         self.bindings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&uid);
         match result {
             Ok(bound) if bound.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node) => {
                 let message = format!("Successfully assigned {}/{} to {node}", meta::namespace(pod), meta::name(pod));
-                self.recorder.record(
-                    &bound,
-                    None,
-                    EventType::Normal,
-                    "Scheduled",
-                    message,
-                    &Source::controller(DEFAULT_SCHEDULER),
-                );
+                let source = Source::controller(DEFAULT_SCHEDULER);
+                self.recorder.record_at(&bound, None, EventType::Normal, "Scheduled", message, &source, decided);
             }
             outcome => {
                 if let Err(status) = &outcome {
