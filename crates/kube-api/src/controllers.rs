@@ -446,10 +446,10 @@ async fn pod_gc(cluster: Arc<Cluster>, r: ObjectRef, pod: Value) {
     let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
     let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default();
-    if let Some(nodes) = cluster.resource("", "v1", "nodes") {
-        if cluster.get(&nodes, "", node).await.is_ok() {
-            return;
-        }
+    if let Some(nodes) = cluster.resource("", "v1", "nodes")
+        && cluster.get(&nodes, "", node).await.is_ok()
+    {
+        return;
     }
     let Some(def) = def_of(&cluster, &r.def) else { return };
     let options = DeleteOptions {

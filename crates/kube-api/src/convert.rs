@@ -52,10 +52,10 @@ pub fn to_served(object: Value, group: &str, version: &str) -> Value {
     }
     let api_version = kube_core::meta::api_version(group, version);
     let mut object = object;
-    if object.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str()) {
-        if let Some(map) = object.as_object_mut() {
-            map.insert("apiVersion".into(), api_version.into());
-        }
+    if object.get("apiVersion").and_then(Value::as_str) != Some(api_version.as_str())
+        && let Some(map) = object.as_object_mut()
+    {
+        map.insert("apiVersion".into(), api_version.into());
     }
     object
 }

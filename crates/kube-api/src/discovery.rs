@@ -185,10 +185,10 @@ fn build(snapshot: &Snapshot, server_address: &str) -> Documents {
 fn documents(cluster: &Cluster) -> Arc<Documents> {
     let snapshot = cluster.registry.snapshot();
     let mut cache = cluster.discovery.0.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(docs) = cache.as_ref() {
-        if docs.generation == snapshot.generation {
-            return docs.clone();
-        }
+    if let Some(docs) = cache.as_ref()
+        && docs.generation == snapshot.generation
+    {
+        return docs.clone();
     }
     let address = cluster.server_address.read().unwrap_or_else(|p| p.into_inner()).clone();
     let docs = Arc::new(build(&snapshot, &address));

@@ -123,7 +123,7 @@ async fn serve_inner(
         if CONNECT.contains(&sub) {
             return connect(cluster, info, &def, user, request).await;
         }
-        if !subresource.verbs.iter().any(|v| *v == info.verb) {
+        if !subresource.verbs.contains(&info.verb) {
             return Err(Status::method_not_allowed());
         }
     } else if !def.has_verb(&info.verb) {

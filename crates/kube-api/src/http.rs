@@ -255,6 +255,6 @@ async fn health(cluster: &Arc<Cluster>, endpoint: &str, verbose: bool) -> Respon
 }
 
 /// The request headers a handler needs.
-pub fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

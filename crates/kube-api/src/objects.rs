@@ -255,10 +255,10 @@ impl Cluster {
     /// The resource whose schema describes the stored form (events.k8s.io Events are stored as
     /// core Events).
     fn schema_def(&self, def: &ResourceDef) -> Arc<ResourceDef> {
-        if def.group == "events.k8s.io" {
-            if let Some(core) = self.resource("", "v1", "events") {
-                return core;
-            }
+        if def.group == "events.k8s.io"
+            && let Some(core) = self.resource("", "v1", "events")
+        {
+            return core;
         }
         Arc::new(def.clone())
     }
@@ -564,24 +564,23 @@ impl Cluster {
         let manager = ctx.manager();
         self.write(def, namespace, name, subresource, ctx, |current| {
             let mut new = body.clone();
-            if !requested_rv.is_empty() {
-                if let Some(current) = current {
-                    if requested_rv != meta::resource_version(current) {
-                        return Err(Status::update_conflict(&def.group_resource(), name));
-                    }
-                }
+            if !requested_rv.is_empty()
+                && let Some(current) = current
+                && requested_rv != meta::resource_version(current)
+            {
+                return Err(Status::update_conflict(&def.group_resource(), name));
             }
-            if let Some(current) = current {
-                if subresource == "status" {
-                    let mut merged = current.clone();
-                    match new.get("status") {
-                        Some(status) => merged["status"] = status.clone(),
-                        None => {
-                            merged.as_object_mut().map(|m| m.remove("status"));
-                        }
+            if let Some(current) = current
+                && subresource == "status"
+            {
+                let mut merged = current.clone();
+                match new.get("status") {
+                    Some(status) => merged["status"] = status.clone(),
+                    None => {
+                        merged.as_object_mut().map(|m| m.remove("status"));
                     }
-                    new = merged;
                 }
+                new = merged;
             }
             Ok(Some(Write::Update { object: new, manager: manager.clone(), conditional: !requested_rv.is_empty() }))
         })
@@ -847,29 +846,26 @@ impl Cluster {
                 return Err(Status::not_found(&gr, name));
             };
             let old = &current.object;
-            if let Some(uid) = &options.precondition_uid {
-                if uid != meta::uid(old) {
-                    return Err(Status::conflict(
-                        &gr,
-                        name,
-                        &format!(
-                            "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                            meta::uid(old)
-                        ),
-                    ));
-                }
+            if let Some(uid) = &options.precondition_uid
+                && uid != meta::uid(old)
+            {
+                return Err(Status::conflict(
+                    &gr,
+                    name,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", meta::uid(old)),
+                ));
             }
-            if let Some(rv) = &options.precondition_resource_version {
-                if rv != meta::resource_version(old) {
-                    return Err(Status::conflict(
-                        &gr,
-                        name,
-                        &format!(
-                            "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in meta: {}",
-                            meta::resource_version(old)
-                        ),
-                    ));
-                }
+            if let Some(rv) = &options.precondition_resource_version
+                && rv != meta::resource_version(old)
+            {
+                return Err(Status::conflict(
+                    &gr,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in meta: {}",
+                        meta::resource_version(old)
+                    ),
+                ));
             }
             if def.kind == "Namespace" && def.group.is_empty() {
                 if ["default", "kube-system", "kube-public"].contains(&name) {

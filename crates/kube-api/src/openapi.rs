@@ -54,10 +54,10 @@ fn api_resource(def: &ResourceDef) -> ApiResource {
 pub fn documents(cluster: &Cluster) -> Arc<OpenApiV3> {
     let snapshot = cluster.registry.snapshot();
     let mut cache = cluster.openapi.0.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((generation, docs)) = cache.as_ref() {
-        if *generation == snapshot.generation {
-            return docs.clone();
-        }
+    if let Some((generation, docs)) = cache.as_ref()
+        && *generation == snapshot.generation
+    {
+        return docs.clone();
     }
     let resources: Vec<ApiResource> = snapshot
         .resources

@@ -48,12 +48,11 @@ impl Writer {
     }
 
     fn encode(&mut self, event_type: WatchEventType, object: &Value, cached: Option<&HubEvent>) -> Bytes {
-        if self.output == Output::Json || self.output == Output::Yaml {
-            if let Some(event) = cached.filter(|_| !self.needs_conversion(object)) {
-                if let Some(line) = event.json_line(event_type) {
-                    return line;
-                }
-            }
+        if (self.output == Output::Json || self.output == Output::Yaml)
+            && let Some(event) = cached.filter(|_| !self.needs_conversion(object))
+            && let Some(line) = event.json_line(event_type)
+        {
+            return line;
         }
         let served = convert::to_served(object.clone(), &self.def.group, &self.def.version);
         match self.output {

@@ -139,10 +139,10 @@ pub fn strategy() -> Strategy {
             crd_status(crd, None);
             let metadata = meta::metadata_mut(crd);
             let finalizers = metadata.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(list) = finalizers.as_array_mut() {
-                if !list.iter().any(|f| f == CLEANUP_FINALIZER) {
-                    list.push(CLEANUP_FINALIZER.into());
-                }
+            if let Some(list) = finalizers.as_array_mut()
+                && !list.iter().any(|f| f == CLEANUP_FINALIZER)
+            {
+                list.push(CLEANUP_FINALIZER.into());
             }
         },
         prepare_update: |new, old| crd_status(new, Some(old)),
@@ -320,15 +320,15 @@ fn walk(value: &mut Value, schema: &Value, path: &str, check: &mut SchemaCheck) 
             return;
         }
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-            check.errors.push(FieldError::rendered(
-                path,
-                "FieldValueNotSupported",
-                format!("Unsupported value: {}: supported values: {}", value, supported.join(", ")),
-            ));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        let supported: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
+        check.errors.push(FieldError::rendered(
+            path,
+            "FieldValueNotSupported",
+            format!("Unsupported value: {}: supported values: {}", value, supported.join(", ")),
+        ));
     }
     match value {
         Value::Object(map) => {

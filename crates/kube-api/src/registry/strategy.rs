@@ -323,14 +323,14 @@ fn validate_containers(spec: &Value, path: &str) -> Vec<FieldError> {
             }
         }
     }
-    if let Some(policy) = spec.get("restartPolicy").and_then(Value::as_str) {
-        if !["Always", "OnFailure", "Never"].contains(&policy) {
-            errors.push(FieldError::not_supported(
-                format!("{path}.restartPolicy"),
-                policy,
-                &["Always", "OnFailure", "Never"],
-            ));
-        }
+    if let Some(policy) = spec.get("restartPolicy").and_then(Value::as_str)
+        && !["Always", "OnFailure", "Never"].contains(&policy)
+    {
+        errors.push(FieldError::not_supported(
+            format!("{path}.restartPolicy"),
+            policy,
+            &["Always", "OnFailure", "Never"],
+        ));
     }
     errors
 }
@@ -451,14 +451,14 @@ fn validate_selector_template(object: &Value) -> Vec<FieldError> {
         }
         Err(e) => errors.push(FieldError::invalid_raw("spec.selector", "", e.to_string())),
     }
-    if let Some(replicas) = object.pointer("/spec/replicas").and_then(Value::as_i64) {
-        if replicas < 0 {
-            errors.push(FieldError::invalid_raw(
-                "spec.replicas",
-                replicas.to_string(),
-                "must be greater than or equal to 0",
-            ));
-        }
+    if let Some(replicas) = object.pointer("/spec/replicas").and_then(Value::as_i64)
+        && replicas < 0
+    {
+        errors.push(FieldError::invalid_raw(
+            "spec.replicas",
+            replicas.to_string(),
+            "must be greater than or equal to 0",
+        ));
     }
     match object.pointer("/spec/template/spec") {
         Some(spec) => errors.extend(validate_containers(spec, "spec.template.spec")),
@@ -469,10 +469,11 @@ fn validate_selector_template(object: &Value) -> Vec<FieldError> {
 
 fn deployment_validate(d: &Value) -> Vec<FieldError> {
     let mut errors = validate_selector_template(d);
-    if let Some(t) = d.pointer("/spec/strategy/type").and_then(Value::as_str) {
-        if t != "Recreate" && t != "RollingUpdate" {
-            errors.push(FieldError::not_supported("spec.strategy.type", t, &["Recreate", "RollingUpdate"]));
-        }
+    if let Some(t) = d.pointer("/spec/strategy/type").and_then(Value::as_str)
+        && t != "Recreate"
+        && t != "RollingUpdate"
+    {
+        errors.push(FieldError::not_supported("spec.strategy.type", t, &["Recreate", "RollingUpdate"]));
     }
     errors
 }
@@ -684,10 +685,10 @@ fn service_defaults(svc: &mut Value) {
     if let Some(ports) = array_mut(svc, "/spec/ports") {
         for port in ports {
             default_at(port, &["protocol"], "TCP".into());
-            if port.get("targetPort").is_none() {
-                if let Some(p) = port.get("port").cloned() {
-                    port["targetPort"] = p;
-                }
+            if port.get("targetPort").is_none()
+                && let Some(p) = port.get("port").cloned()
+            {
+                port["targetPort"] = p;
             }
         }
     }
@@ -743,12 +744,11 @@ fn service_prepare_update(new: &mut Value, old: &Value) {
     // Allocated addresses and node ports survive updates that leave them out.
     for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
         let missing = new.pointer(&format!("/spec/{field}")).is_none();
-        if missing {
-            if let (Some(value), Some(spec)) = (old.pointer(&format!("/spec/{field}")), new.get_mut("spec")) {
-                if let Some(spec) = spec.as_object_mut() {
-                    spec.insert(field.into(), value.clone());
-                }
-            }
+        if missing
+            && let (Some(value), Some(spec)) = (old.pointer(&format!("/spec/{field}")), new.get_mut("spec"))
+            && let Some(spec) = spec.as_object_mut()
+        {
+            spec.insert(field.into(), value.clone());
         }
     }
 }
