@@ -298,8 +298,9 @@ fn remove_tags(tags: &mut Vec<Tag>, keys: &[String]) {
     tags.retain(|tag| !keys.iter().any(|key| key.eq_ignore_ascii_case(&tag.key)));
 }
 
+/// The map key of an IAM name: names are ASCII (`[\w+=,.@-]`) and unique regardless of case.
 fn key(name: &str) -> String {
-    name.to_lowercase()
+    name.to_ascii_lowercase()
 }
 
 /// One page of a listing, with the marker of the next page.
@@ -796,8 +797,15 @@ impl Account {
         if Arn::parse(arn).is_some_and(|a| a.account == arn::AWS_MANAGED_ACCOUNT) {
             return Err(IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable.")));
         }
-        let name = self.customer_policy_name(arn)?;
-        Ok(PolicyRef::Customer(&self.policies[&key(&name)]))
+        // The hot path (every authorization resolves the caller's attached policies): one lookup.
+        let name = arn.rsplit('/').next().unwrap_or_default();
+        match self.policies.get(&key(name)) {
+            Some(policy) if policy.arn == arn => Ok(PolicyRef::Customer(policy)),
+            _ => Err(self
+                .customer_policy_name(arn)
+                .err()
+                .unwrap_or_else(|| IamError::NoSuchEntity(format!("Policy {arn} was not found.")))),
+        }
     }
 
     fn customer_policy_mut(&mut self, arn: &str) -> Result<&mut ManagedPolicy> {

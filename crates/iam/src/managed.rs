@@ -163,6 +163,9 @@ pub fn all() -> &'static [AwsManagedPolicy] {
 
 /// The AWS-managed policy with this ARN.
 pub fn find(arn: &str) -> Option<&'static AwsManagedPolicy> {
+    if !arn.starts_with("arn:aws:iam::aws:policy/") {
+        return None;
+    }
     POLICIES.iter().find(|policy| policy.arn == arn)
 }
 

@@ -226,7 +226,7 @@ impl IamState {
         context.set("aws:PrincipalArn", caller.principal_arn());
         context.set("aws:PrincipalAccount", caller.account());
         context.set("aws:userid", caller.identity().user_id);
-        context.set("aws:CurrentTime", env.now.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        context.set("aws:CurrentTime", env.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         context.set("aws:EpochTime", env.now.timestamp().to_string());
         context.set("aws:RequestedRegion", env.region.clone());
         context.set("aws:SecureTransport", env.secure_transport.to_string());
@@ -249,7 +249,7 @@ impl IamState {
             }
             Caller::AssumedRole { role_name, tags, issued, .. } => {
                 context.set("aws:PrincipalType", "AssumedRole");
-                context.set("aws:TokenIssueTime", issued.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+                context.set("aws:TokenIssueTime", issued.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
                 let mut all = account.and_then(|a| a.role(role_name).ok()).map(|r| r.tags.clone()).unwrap_or_default();
                 for tag in tags {
                     all.retain(|t| !t.key.eq_ignore_ascii_case(&tag.key));

@@ -27,7 +27,18 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// The hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    hex_lower(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex, written byte by byte (the `hex` crate's char iterator is slower on this path).
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)]);
+        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    }
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// Appends the canonical URI of `raw_path` (as it appeared on the wire) to `out`.
@@ -70,6 +81,11 @@ fn decode_component(raw: &str) -> String {
         raw
     };
     percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
+}
+
+/// A query component decoded, borrowed when there is nothing to decode.
+pub(crate) fn decode_cow(raw: &str) -> Cow<'_, str> {
+    if raw.contains(['%', '+']) { Cow::Owned(decode_component(raw)) } else { Cow::Borrowed(raw) }
 }
 
 /// The `(key, value)` pairs of a raw query string, percent-decoded, in their order.

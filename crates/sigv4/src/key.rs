@@ -40,7 +40,7 @@ impl SigningKey {
 
     /// The lower-case hex signature of `string_to_sign`.
     pub fn sign(&self, string_to_sign: &str) -> String {
-        hex::encode(hmac(&self.0, string_to_sign.as_bytes()))
+        crate::canonical::hex_lower(&hmac(&self.0, string_to_sign.as_bytes()))
     }
 
     /// Whether `signature` (hex, as the client sent it) is the signature of `string_to_sign`,
@@ -117,7 +117,10 @@ mod tests {
     fn derivation_matches_aws_documentation_example() {
         // The example of AWS's "Examples of how to derive a signing key for Signature Version 4".
         let key = SigningKey::derive("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam");
-        assert_eq!(hex::encode(key.0), "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+        assert_eq!(
+            crate::canonical::hex_lower(&key.0),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
+        );
     }
 
     #[test]

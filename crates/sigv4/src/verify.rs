@@ -2,10 +2,12 @@
 //! credential scope and the signing time, the clock-skew and expiry windows, the access key and
 //! session token checks, and the constant-time signature comparison.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use subtle::ConstantTimeEq;
 
-use crate::canonical::{ALGORITHM, SignedRequest, canonical_request, query_pairs, sha256_hex, string_to_sign};
+use crate::canonical::{ALGORITHM, SignedRequest, canonical_request, decode_cow, sha256_hex, string_to_sign};
 use crate::error::SigV4Error;
 use crate::key::SigningKeyCache;
 
@@ -264,18 +266,25 @@ impl Verifier {
 }
 
 /// The `X-Amz-*` parameters of a presigned query, decoded.
-struct PresignedQuery {
-    params: Vec<(String, String)>,
+struct PresignedQuery<'a> {
+    params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl PresignedQuery {
-    fn parse(raw: &str) -> Self {
-        let signature_params = raw.split('&').filter(|pair| pair.starts_with("X-Amz-"));
-        PresignedQuery { params: signature_params.flat_map(query_pairs).collect() }
+impl<'a> PresignedQuery<'a> {
+    fn parse(raw: &'a str) -> Self {
+        let params = raw
+            .split('&')
+            .filter(|pair| pair.starts_with("X-Amz-"))
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (decode_cow(key), decode_cow(value))
+            })
+            .collect();
+        PresignedQuery { params }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_ref())
     }
 
     fn require(&self, name: &str) -> Result<&str, SigV4Error> {
