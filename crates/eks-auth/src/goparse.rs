@@ -27,7 +27,8 @@ const RAW_URL: GeneralPurpose = GeneralPurpose::new(
 /// (`illegal base64 data at input byte N`). Like Go, line breaks are skipped.
 pub fn decode_raw_url_base64(text: &str) -> Result<Vec<u8>, String> {
     let stripped;
-    let text = if text.contains(['\r', '\n']) {
+    let bytes = text.as_bytes();
+    let text = if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
         stripped = text.replace(['\r', '\n'], "");
         stripped.as_str()
     } else {
@@ -69,7 +70,8 @@ impl GoUrl<'_> {
 /// a token is a credential and is never repeated in a message.
 pub fn parse_url(raw: &str) -> Result<GoUrl<'_>, String> {
     let (raw, fragment) = raw.split_once('#').unwrap_or((raw, ""));
-    if raw.bytes().chain(fragment.bytes()).any(|b| b < 0x20 || b == 0x7f) {
+    let control = |text: &str| text.bytes().any(|b| b < 0x20 || b == 0x7f);
+    if control(raw) || control(fragment) {
         return Err("net/url: invalid control character in URL".to_string());
     }
     unescape(fragment, false)?;
@@ -142,7 +144,8 @@ fn valid_userinfo_byte(b: u8) -> bool {
 /// Go's `unescape`; `query` turns `+` into a space (`QueryUnescape`). Borrows when there is
 /// nothing to unescape.
 fn unescape(text: &str, query: bool) -> Result<Cow<'_, str>, String> {
-    if !(text.contains('%') || query && text.contains('+')) {
+    let escaped = if query { text.bytes().any(|b| b == b'%' || b == b'+') } else { text.contains('%') };
+    if !escaped {
         return Ok(Cow::Borrowed(text));
     }
     let bytes = text.as_bytes();
@@ -171,7 +174,7 @@ fn unescape(text: &str, query: bool) -> Result<Cow<'_, str>, String> {
             }
         }
     }
-    Ok(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
+    Ok(Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())))
 }
 
 /// A decoded query parameter: key and value.

@@ -260,32 +260,30 @@ impl TokenVerifier {
         if host == "sts.amazonaws.com" {
             return Ok(());
         }
-        let labels: Vec<&str> = host.split('.').collect();
-        if host.is_empty() || labels.len() < 3 {
+        let mut labels = host.splitn(3, '.');
+        let (Some(_), Some(region), Some(domain)) = (labels.next(), labels.next(), labels.next()) else {
             let reason =
                 if host.is_empty() { "host is empty".to_string() } else { format!("invalid host format: {host}") };
             return Err(Error::format(
                 TokenCheck::Host,
                 format!("could not parse region for pre-signed URL {host}, {reason}"),
             ));
-        }
-        let region = labels[1];
+        };
         if !valid_region(region) {
             return Err(Error::format(
                 TokenCheck::Host,
                 format!("invalid region identifier format provided: {region}"),
             ));
         }
-        if !resolved_sts_hosts(region).iter().any(|resolved| resolved == host) {
+        if !is_sts_host(host, region, resolved_sts_domains(region), true) {
             return if valid_region(&self.region)
-                && default_sts_hosts(&self.region).iter().any(|default| default == host)
+                && is_sts_host(host, &self.region, &["amazonaws.com", "api.aws"], false)
             {
                 Ok(())
             } else {
                 Err(unexpected())
             };
         }
-        let domain = labels[2..].join(".");
         if domain != "amazonaws.com" && domain != "api.aws" {
             return Err(Error::format(TokenCheck::Host, format!("partition {{aws}} does not support hostname {host}")));
         }
@@ -293,49 +291,58 @@ impl TokenVerifier {
     }
 }
 
-/// The query parameters of a token, checked for duplicates and against the whitelist, with
-/// lower-cased keys.
+/// The query parameters of a token, checked for duplicates and against the whitelist: each
+/// whitelisted parameter's value, by its position in [`PARAMETER_WHITELIST`].
 struct Parameters<'a> {
-    lower: Vec<(String, &'a str)>,
+    values: [Option<&'a str>; PARAMETER_WHITELIST.len()],
 }
 
 impl<'a> Parameters<'a> {
     fn check(pairs: &'a [goparse::QueryPair<'a>]) -> Result<Self, Error> {
-        // Distinct keys in order of first appearance, with their values.
-        let mut keys: Vec<(&str, Vec<&str>)> = Vec::new();
+        // The common case in one pass: every key whitelisted, none twice.
+        let mut values = [None; PARAMETER_WHITELIST.len()];
         for (key, value) in pairs {
+            match PARAMETER_WHITELIST.iter().position(|allowed| key.eq_ignore_ascii_case(allowed)) {
+                Some(at) if values[at].is_none() => values[at] = Some(value.as_ref()),
+                _ => return Err(Self::refusal(pairs)),
+            }
+        }
+        Ok(Parameters { values })
+    }
+
+    /// Why `pairs` are refused, with aws-iam-authenticator's checks in its order: a key given
+    /// twice in different cases, then a key off the whitelist, then a key given twice.
+    fn refusal(pairs: &[goparse::QueryPair<'_>]) -> Error {
+        // Distinct keys in order of first appearance, with how many values each has.
+        let mut keys: Vec<(&str, usize)> = Vec::new();
+        for (key, _) in pairs {
             match keys.iter_mut().find(|(seen, _)| seen == key) {
-                Some((_, values)) => values.push(value),
-                None => keys.push((key, vec![value])),
+                Some((_, count)) => *count += 1,
+                None => keys.push((key, 1)),
             }
         }
         for (i, (key, _)) in keys.iter().enumerate() {
             if keys[..i].iter().any(|(earlier, _)| earlier.eq_ignore_ascii_case(key)) {
-                return Err(Error::format(
+                return Error::format(
                     TokenCheck::DuplicateParameter,
                     format!("duplicate query parameter found: {key:?}"),
-                ));
+                );
             }
         }
-        let mut lower = Vec::with_capacity(keys.len());
-        for (key, values) in keys {
-            let key_lower = key.to_ascii_lowercase();
-            if !PARAMETER_WHITELIST.contains(&key_lower.as_str()) {
-                return Err(Error::format(TokenCheck::Parameters, format!("non-whitelisted query parameter {key:?}")));
+        for (key, count) in keys {
+            if !PARAMETER_WHITELIST.iter().any(|allowed| key.eq_ignore_ascii_case(allowed)) {
+                return Error::format(TokenCheck::Parameters, format!("non-whitelisted query parameter {key:?}"));
             }
-            let [value] = values[..] else {
-                return Err(Error::format(
-                    TokenCheck::Parameters,
-                    "query parameter with multiple values not supported",
-                ));
-            };
-            lower.push((key_lower, value));
+            if count > 1 {
+                return Error::format(TokenCheck::Parameters, "query parameter with multiple values not supported");
+            }
         }
-        Ok(Parameters { lower })
+        // Only reached for parameters `check` accepted.
+        Error::format(TokenCheck::Parameters, "query parameter with multiple values not supported")
     }
 
     fn get(&self, lower_key: &str) -> Option<&'a str> {
-        self.lower.iter().find(|(key, _)| key == lower_key).map(|(_, value)| *value)
+        PARAMETER_WHITELIST.iter().position(|allowed| *allowed == lower_key).and_then(|at| self.values[at])
     }
 }
 
@@ -371,10 +378,10 @@ fn valid_region(region: &str) -> bool {
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
 }
 
-/// The STS host names the SDK's endpoint resolver yields for a region (FIPS and dual-stack
-/// variants included); regions it does not know resolve in the commercial format.
-fn resolved_sts_hosts(region: &str) -> Vec<String> {
-    let domains: &[&str] = if region.starts_with("cn-") {
+/// The DNS suffixes of the STS host names the SDK's endpoint resolver yields for a region;
+/// regions it does not know resolve in the commercial format.
+fn resolved_sts_domains(region: &str) -> &'static [&'static str] {
+    if region.starts_with("cn-") {
         &["amazonaws.com.cn", "api.amazonwebservices.com.cn"]
     } else if region.starts_with("us-isob-") {
         &["sc2s.sgov.gov"]
@@ -388,16 +395,18 @@ fn resolved_sts_hosts(region: &str) -> Vec<String> {
         &["amazonaws.eu"]
     } else {
         &["amazonaws.com", "api.aws"]
-    };
-    let mut hosts = Vec::new();
-    for domain in domains {
-        hosts.push(format!("sts.{region}.{domain}"));
-        hosts.push(format!("sts-fips.{region}.{domain}"));
     }
-    hosts
 }
 
-/// The default STS host names of the authenticator's own region.
-fn default_sts_hosts(region: &str) -> [String; 2] {
-    [format!("sts.{region}.amazonaws.com"), format!("sts.{region}.api.aws")]
+/// Whether `host` is `sts.<region>.<domain>` (or `sts-fips.…` when `fips`) for one of `domains`.
+fn is_sts_host(host: &str, region: &str, domains: &[&str], fips: bool) -> bool {
+    let rest = match host.strip_prefix("sts.") {
+        Some(rest) => rest,
+        None if fips => match host.strip_prefix("sts-fips.") {
+            Some(rest) => rest,
+            None => return false,
+        },
+        None => return false,
+    };
+    rest.strip_prefix(region).and_then(|rest| rest.strip_prefix('.')).is_some_and(|domain| domains.contains(&domain))
 }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use eks_auth::{AccessEntries, AuthenticationMode, EntryContext};
+use futures::future::BoxFuture;
 use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx};
 use serde_json::{Value, json};
 use store::{Compare, CompareOp, KeyRange, Op, Store, StoreExt, Txn};
@@ -32,9 +33,14 @@ use crate::model::{
 };
 
 /// What other parts of Rampart install into every cluster the control plane starts (RBAC,
-/// workloads): called once per cluster start, after the EKS pieces are in place and before the
-/// cluster is announced.
-pub type ClusterHook = Arc<dyn Fn(&Arc<kube_api::Cluster>) + Send + Sync>;
+/// workloads): awaited once per cluster start, after the EKS pieces are in place and before the
+/// cluster is announced (an error fails the start). What it returns, if anything, is called
+/// when the cluster is deleted, to stop what the hook left running.
+pub type ClusterHook =
+    Arc<dyn Fn(Arc<kube_api::Cluster>) -> BoxFuture<'static, Result<Option<StopHook>, String>> + Send + Sync>;
+
+/// Stops what a [`ClusterHook`] started in a cluster that is being deleted.
+pub type StopHook = Box<dyn FnOnce() + Send>;
 
 /// What the control plane needs once IAM is up.
 pub struct Runtime {
@@ -85,6 +91,8 @@ pub struct RunningCluster {
     cluster: Arc<kube_api::Cluster>,
     server_url: String,
     handle: Mutex<Option<ClusterHandle>>,
+    /// What the hooks left running.
+    stops: Mutex<Vec<StopHook>>,
     /// A TLS client of the cluster's own API as `system:masters` (the SubjectAccessReview webhook).
     review_client: OnceLock<Arc<rustls::ClientConfig>>,
 }
@@ -324,8 +332,21 @@ impl Eks {
         record.listen = handle.addr();
         let cluster = handle.cluster().clone();
         access.attach(&cluster);
+        let mut stops = Vec::new();
         for hook in &runtime.hooks {
-            hook(&cluster);
+            match hook(cluster.clone()).await {
+                Ok(stop) => stops.extend(stop),
+                Err(reason) => {
+                    for stop in stops {
+                        stop();
+                    }
+                    handle.shutdown().await;
+                    return Err(Error::Start {
+                        cluster: record.name.clone(),
+                        source: kube_api::Error::Startup(reason),
+                    });
+                }
+            }
         }
         Ok(Arc::new(RunningCluster {
             record: RwLock::new(record.clone()),
@@ -334,6 +355,7 @@ impl Eks {
             server_url: handle.server_url(),
             cluster,
             handle: Mutex::new(Some(handle)),
+            stops: Mutex::new(stops),
             review_client: OnceLock::new(),
         }))
     }
@@ -611,6 +633,10 @@ fn bootstrap_creator(record: &mut ClusterRecord, principal_id: Option<&str>, now
 }
 
 async fn shutdown(running: &RunningCluster) {
+    let stops = std::mem::take(&mut *running.stops.lock().unwrap_or_else(|p| p.into_inner()));
+    for stop in stops {
+        stop();
+    }
     let handle = running.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(handle) = handle {
         handle.shutdown().await;
