@@ -21,7 +21,7 @@ use super::config::Config;
 use super::{Context, Started};
 
 /// The administrator created at first start.
-const ADMIN_USER: &str = "admin";
+pub(super) const ADMIN_USER: &str = "admin";
 const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
 /// The running endpoint: what the env file and banner need, and the IAM view for the rest of
@@ -66,7 +66,7 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
     }
     let serving = ca.issue_server("rampart-aws-endpoint", &names)?;
     let tls_config = tls::server_config(&serving, None)?;
-    let api = Arc::new(AwsApi::new(service));
+    let api = Arc::new(ctx.rest_services.iter().cloned().fold(AwsApi::new(service), AwsApi::with_rest_service));
     tokio::spawn(async move {
         if let Err(err) = tls::serve(listener, tls_config, api.router(), std::future::pending()).await {
             tracing::error!(%err, "the AWS endpoint stopped");
@@ -126,7 +126,7 @@ async fn ensure_admin(service: &IamService, account: &str) -> anyhow::Result<(St
 }
 
 /// The endpoint's CA, kept in the data directory so clients' `AWS_CA_BUNDLE` stays valid.
-fn load_or_create_ca(dir: &Path) -> anyhow::Result<tls::CertificateAuthority> {
+pub(super) fn load_or_create_ca(dir: &Path) -> anyhow::Result<tls::CertificateAuthority> {
     let cert_path = dir.join("ca.pem");
     let key_path = dir.join("ca-key.pem");
     if cert_path.exists() && key_path.exists() {
@@ -141,7 +141,7 @@ fn load_or_create_ca(dir: &Path) -> anyhow::Result<tls::CertificateAuthority> {
     Ok(ca)
 }
 
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub(super) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;

@@ -2,12 +2,13 @@
 //! run until SIGINT or SIGTERM.
 //!
 //! This module owns the command line, the data directory, the store, the env file and the ready
-//! message. Each front door is started by its own submodule (`aws`, `kube`), which returns what
-//! a client needs to reach it.
+//! message. Each front door is started by its own submodule (`aws`; `eks`, which starts every
+//! cluster with what `kube` installs into each), which returns what a client needs to reach it.
 
 mod aws;
 #[path = "../config.rs"]
 mod config;
+mod eks;
 mod kube;
 
 use std::net::SocketAddr;
@@ -54,6 +55,10 @@ pub struct ServeArgs {
     /// What each simulated node offers, as `cpu=4,memory=16Gi,pods=110,ephemeral-storage=20Gi`.
     #[arg(long, default_value = "cpu=4,memory=16Gi,pods=110", value_name = "RESOURCES")]
     pub node_capacity: workloads::NodeCapacity,
+    /// Also serve the EKS authenticator (TokenReview) and the clusters' authorizer chains
+    /// (SubjectAccessReview) as webhooks for a real kube-apiserver, on this address (docs/webhook.md).
+    #[arg(long, value_name = "ADDR")]
+    pub webhook_listen: Option<SocketAddr>,
 }
 
 /// What both front doors are started with.
@@ -62,6 +67,8 @@ pub struct Context {
     pub store: Arc<dyn store::Store>,
     /// IAM state, set once the AWS endpoint is up: the Kubernetes API verifies EKS tokens with it.
     pub iam: Option<aws_api::IamHandle>,
+    /// The REST-JSON services the AWS endpoint serves besides IAM and STS (EKS).
+    pub rest_services: Vec<Arc<dyn aws_api::RestService>>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -86,11 +93,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let store: Arc<dyn store::Store> = Arc::new(store::EmbeddedStore::open(args.data_dir.join("store"))?);
     let config = config::Config::load(args.config.as_deref())?;
-    let mut ctx = Context { args, store, iam: None };
+    let eks = ::eks::Eks::new(store.clone(), &args.account_id, &args.region);
+    let rest_services: Vec<Arc<dyn aws_api::RestService>> = vec![Arc::new(::eks::EksApi::new(eks.clone()))];
+    let mut ctx = Context { args, store, iam: None, rest_services };
 
     let aws::Running { started: aws, iam } = aws::start(&ctx, &config).await?;
     ctx.iam = Some(iam);
-    let kube = kube::start(&ctx).await?;
+    let (hooks, workloads) = kube::cluster_hooks(&ctx)?;
+    let endpoint = aws.env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL").map(|(_, url)| url.as_str());
+    let mut kube = eks::start(&ctx, &eks, endpoint.unwrap_or_default(), hooks).await?;
+    kube.summary.push(workloads);
 
     let env_path = ctx.args.data_dir.join("env");
     write_env(&env_path, &aws.env, &kube.env)?;

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -153,9 +153,6 @@ pub struct AuthenticatorConfig {
     pub region: String,
     pub keys: IamKeys,
     pub log: AuthenticatorLog,
-    /// How this authenticator's client is named in log lines when none is known (the address of
-    /// the API server it serves).
-    pub client: String,
 }
 
 /// One cluster's EKS authenticator.
@@ -165,7 +162,9 @@ pub struct EksAuthenticator {
     keys: IamKeys,
     log: AuthenticatorLog,
     region: String,
-    client: String,
+    /// How the authenticator's client is named in log lines when none is known: the address of
+    /// the API server it serves, once it listens.
+    client: OnceLock<String>,
 }
 
 impl EksAuthenticator {
@@ -185,8 +184,13 @@ impl EksAuthenticator {
             keys: config.keys,
             log: config.log,
             region: config.region,
-            client: config.client,
+            client: OnceLock::new(),
         }
+    }
+
+    /// Names the API server this authenticator serves (its address) in log lines.
+    pub fn set_client(&self, client: String) {
+        let _ = self.client.set(client);
     }
 
     /// Verifies `token` and maps its caller, logging as aws-iam-authenticator does; `client` is
@@ -197,7 +201,7 @@ impl EksAuthenticator {
         client: Option<&str>,
     ) -> Result<KubernetesUser, eks_auth::Error> {
         let now = Utc::now();
-        let client = client.unwrap_or(&self.client);
+        let client = client.or(self.client.get().map(String::as_str)).unwrap_or_default();
         let verified = match self.verifier.verify(token, now, &self.keys) {
             Ok(verified) => verified,
             Err(error) => {

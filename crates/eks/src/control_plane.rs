@@ -311,7 +311,6 @@ impl Eks {
                 region: record.region.clone(),
                 keys: running.keys.clone(),
                 log,
-                client: listen.to_string(),
             },
         ));
         let config = |listen: SocketAddr| {
@@ -330,6 +329,7 @@ impl Eks {
         }
         .map_err(|source| Error::Start { cluster: record.name.clone(), source })?;
         record.listen = handle.addr();
+        authenticator.set_client(handle.server_url().trim_start_matches("https://").to_string());
         let cluster = handle.cluster().clone();
         access.attach(&cluster);
         let mut stops = Vec::new();

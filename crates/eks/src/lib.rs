@@ -30,6 +30,6 @@ pub use access_policy::AccessPolicyAuthorizer;
 pub use api::EksApi;
 pub use authenticator::{AuthenticatorConfig, AuthenticatorLog, EksAuthenticator, IamKeys};
 pub use aws_auth::AwsAuthAdmission;
-pub use control_plane::{ClusterHook, Creator, Eks, NewCluster, RunningCluster, Runtime, principal_id};
+pub use control_plane::{ClusterHook, Creator, Eks, NewCluster, RunningCluster, Runtime, StopHook, principal_id};
 pub use error::Error;
 pub use model::{ClusterKey, ClusterRecord, KUBERNETES_VERSION, PREFIX};
