@@ -8,7 +8,7 @@ use clap::Args;
 use rbac::{Decision, ExplanationDisplay, PolicyRule, rule};
 
 use super::manifests::{self, PolicyArgs};
-use super::{AnalysisError, IdentityArgs, question, table};
+use super::{AnalysisError, IdentityArgs, eks, question, table};
 
 #[derive(Args, Debug)]
 pub struct CanIArgs {
@@ -44,7 +44,17 @@ pub struct CanIArgs {
 
 pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
     let usage = |m: &str| Err(AnalysisError::Usage(m.into()));
-    let user = args.identity.user_info()?;
+    let policy = manifests::load(&args.policy)?;
+    let asker = args.identity.asker(&policy.eks)?;
+    let user = match asker.user {
+        Ok(user) => user,
+        Err(why) => {
+            if !args.quiet {
+                println!("no - {why}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
     if args.list {
         if !args.args.is_empty() {
             return usage("list option cannot be specified with arguments");
@@ -52,7 +62,8 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
         if args.quiet || args.all_namespaces || args.subresource.is_some() {
             return usage("--list option must not be specified with --quiet, --all-namespaces or --subresource");
         }
-        let authz = manifests::load(&args.policy)?.authorizer();
+        // As on EKS, access policies are not listed (kube-apiserver asks the webhook no rules).
+        let authz = policy.authorizer();
         let status = authz.rules_review(&user, &args.namespace);
         if status.incomplete {
             eprintln!("warning: the list may be incomplete: {}", status.evaluation_error);
@@ -79,10 +90,12 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
     }
     let mut attrs = q.attributes;
     attrs.user = user;
-    let authz = manifests::load(&args.policy)?.authorizer();
-    // system:masters is the API server's first authorizer, before RBAC.
+    let authz = policy.authorizer();
+    // system:masters is the API server's first authorizer, then EKS's access policies, then RBAC.
     let privileged = attrs.user.is_privileged();
-    let decision = if privileged { None } else { Some(authz.authorize(&attrs)) };
+    let access_policy =
+        if privileged { None } else { eks::access_policy_decision(asker.access_entries.as_ref(), &attrs) };
+    let decision = if privileged || access_policy.is_some() { None } else { Some(authz.authorize(&attrs)) };
     let allowed = decision.as_ref().is_none_or(Decision::is_allowed);
     if !args.quiet {
         match &decision {
@@ -94,6 +107,8 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
                 println!(
                     "allowed: the user is in group system:masters, which the API server allows everything before RBAC"
                 );
+            } else if let Some(reason) = &access_policy {
+                println!("allowed: {reason}");
             } else {
                 print!("{}", ExplanationDisplay { attrs: &attrs, explanation: &authz.explain(&attrs) });
             }

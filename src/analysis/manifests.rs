@@ -10,6 +10,7 @@ use rbac::{Authorizer, ClusterRole, ClusterRoleBinding, Role, RoleBinding, aggre
 use serde_json::Value;
 
 use super::AnalysisError;
+use super::eks::EksManifests;
 
 /// Where the policy comes from.
 #[derive(Args, Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct Policy {
     pub cluster_roles: Vec<ClusterRole>,
     pub role_bindings: Vec<RoleBinding>,
     pub cluster_role_bindings: Vec<ClusterRoleBinding>,
+    /// The aws-auth ConfigMap and access entries found.
+    pub eks: EksManifests,
 }
 
 impl Policy {
@@ -146,6 +149,11 @@ fn add(policy: &mut Policy, file: &str, document: usize, value: Value) -> Result
         }
         return Ok(());
     }
+    let eks =
+        policy.eks.add(&value).map_err(|message| AnalysisError::Manifest { file: file.into(), document, message })?;
+    if eks {
+        return Ok(());
+    }
     let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let rbac_group = api_version.starts_with("rbac.authorization.k8s.io/");
     let invalid =
@@ -170,7 +178,7 @@ fn add(policy: &mut Policy, file: &str, document: usize, value: Value) -> Result
         }
         _ => {
             let what = if kind.is_empty() { "a document without kind".to_string() } else { format!("kind {kind:?}") };
-            eprintln!("warning: {file}: document {document}: skipping {what} (not an RBAC kind)");
+            eprintln!("warning: {file}: document {document}: skipping {what} (neither RBAC nor EKS access)");
         }
     }
     Ok(())

@@ -1,12 +1,16 @@
 //! The offline analysis commands: `rampart auth can-i` and `rampart who-can`, evaluating RBAC
 //! manifests (plus the bootstrap policy) with the rbac crate, with kubectl's syntax, output and
-//! exit codes (0 yes, 1 no, 2 bad input).
+//! exit codes (0 yes, 1 no, 2 bad input); `rampart auth whoami --as-arn` and `--as-arn` for the
+//! others, resolving IAM ARNs as EKS would through the aws-auth ConfigMap and access entries
+//! among the manifests.
 
 mod can_i;
+mod eks;
 mod manifests;
 mod resources;
 mod table;
 mod who_can;
+mod whoami;
 
 use std::process::ExitCode;
 
@@ -28,12 +32,16 @@ pub struct AuthArgs {
 enum AuthCommand {
     /// Check whether an action is allowed, offline over RBAC manifests (kubectl auth can-i).
     CanI(can_i::CanIArgs),
+    /// The Kubernetes user and groups EKS would give an IAM ARN, offline over the aws-auth
+    /// ConfigMap and access entries among the manifests (kubectl auth whoami).
+    Whoami(whoami::WhoamiArgs),
 }
 
 /// Runs `rampart auth ...`.
 pub fn run_auth(args: AuthArgs) -> ExitCode {
     match args.command {
         AuthCommand::CanI(args) => finish(can_i::run(args)),
+        AuthCommand::Whoami(args) => finish(whoami::run(args)),
     }
 }
 
@@ -72,21 +80,78 @@ pub struct IdentityArgs {
     /// The user's UID (RBAC does not look at it).
     #[arg(long = "as-uid", value_name = "UID")]
     pub uid: Option<String>,
-    /// An IAM ARN to resolve through an aws-auth ConfigMap (not available yet).
-    #[arg(long = "as-arn", value_name = "ARN", conflicts_with = "user")]
+    /// An IAM ARN to ask as (what `aws sts get-caller-identity` reports; an assumed-role ARN
+    /// carries its session name), resolved to a Kubernetes user as EKS would, through the
+    /// aws-auth ConfigMap and access entries among the manifests.
+    #[arg(long = "as-arn", value_name = "ARN", conflicts_with_all = ["user", "groups"])]
     pub arn: Option<String>,
+    #[command(flatten)]
+    pub eks: EksArgs,
+}
+
+/// How an IAM ARN is resolved.
+#[derive(Args, Debug, Clone)]
+pub struct EksArgs {
+    /// The access key ID the caller signs with (what `{{AccessKeyID}}` templates render).
+    #[arg(long, value_name = "KEY")]
+    pub access_key_id: Option<String>,
+    /// The cluster's authentication mode: CONFIG_MAP, API_AND_CONFIG_MAP or API. By default the
+    /// one an `aws eks describe-cluster` document among the manifests gives, else
+    /// API_AND_CONFIG_MAP when there are access entries, CONFIG_MAP when there are none.
+    #[arg(long, value_name = "MODE")]
+    pub authentication_mode: Option<String>,
+}
+
+impl EksArgs {
+    pub fn mode(&self) -> Result<Option<eks_auth::AuthenticationMode>, AnalysisError> {
+        self.authentication_mode
+            .as_deref()
+            .map(|mode| mode.parse().map_err(|e: eks_auth::Error| AnalysisError::Usage(e.to_string())))
+            .transpose()
+    }
+
+    /// Resolves `arn` through the manifests; warnings about the aws-auth ConfigMap go to stderr.
+    pub fn resolve(&self, manifests: &eks::EksManifests, arn: &str) -> Result<eks::ResolvedArn, AnalysisError> {
+        if manifests.is_empty() {
+            return Err(AnalysisError::Usage(format!(
+                "--as-arn {arn}: no aws-auth ConfigMap (kube-system/aws-auth) or access entry among the manifests \
+                 (-f): give the cluster's, as `kubectl get configmap aws-auth -n kube-system -o yaml` and `aws eks \
+                 describe-access-entry` print them"
+            )));
+        }
+        let resolved = eks::resolve(manifests, arn, self.access_key_id.as_deref().unwrap_or_default(), self.mode()?)
+            .map_err(|e| AnalysisError::Usage(format!("--as-arn {arn}: {e}")))?;
+        for warning in &resolved.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(resolved)
+    }
+}
+
+/// Who asks, as the API server would see them.
+pub struct Asker {
+    /// The user, or why EKS would not authenticate the ARN.
+    pub user: Result<UserInfo, String>,
+    /// With `--as-arn`, the access entries that count (EKS's access-policy authorizer).
+    pub access_entries: Option<eks_auth::AccessEntries>,
 }
 
 impl IdentityArgs {
+    /// Who asks: `--as-arn` resolved through the manifests, else `--as`/`--as-group`.
+    pub fn asker(&self, manifests: &eks::EksManifests) -> Result<Asker, AnalysisError> {
+        match &self.arn {
+            Some(arn) => {
+                let resolved = self.eks.resolve(manifests, arn)?;
+                let user =
+                    resolved.user.map(|user| user.user).map_err(|e| format!("EKS would not authenticate {arn}: {e}"));
+                Ok(Asker { user, access_entries: resolved.access_entries })
+            }
+            None => Ok(Asker { user: Ok(self.user_info()?), access_entries: None }),
+        }
+    }
+
     /// The user the API server would see for `kubectl --as USER --as-group G...`.
     pub fn user_info(&self) -> Result<UserInfo, AnalysisError> {
-        if self.arn.is_some() {
-            return Err(AnalysisError::Usage(
-                "--as-arn is not available yet: resolving an IAM ARN to a Kubernetes user through the aws-auth \
-                 ConfigMap arrives with the EKS authenticator; use --as USER and --as-group GROUP for now"
-                    .into(),
-            ));
-        }
         let Some(name) = &self.user else {
             return Err(AnalysisError::Usage(
                 "--as USER is required: offline there is no current user to ask as".into(),

@@ -1,6 +1,8 @@
 //! `rampart who-can`: every subject that may perform an action, with the binding and role that
 //! grant it, offline over manifests (the shape of the kubectl-who-can plugin's tables, with the
-//! role added).
+//! role added); then, when the manifests hold the cluster's aws-auth ConfigMap or access
+//! entries, the IAM principals that get the permission and how (mapping, then binding or EKS
+//! access policy).
 
 use std::process::ExitCode;
 
@@ -8,7 +10,7 @@ use clap::Args;
 use rbac::{Grant, SERVICE_ACCOUNT_KIND, Scope};
 
 use super::manifests::{self, PolicyArgs};
-use super::{AnalysisError, question, table};
+use super::{AnalysisError, EksArgs, eks, question, table};
 
 #[derive(Args, Debug)]
 pub struct WhoCanArgs {
@@ -29,6 +31,10 @@ pub struct WhoCanArgs {
     /// The subresource (log, exec, scale, status, ...).
     #[arg(long)]
     subresource: Option<String>,
+    /// The cluster's authentication mode for the IAM principals' table: CONFIG_MAP,
+    /// API_AND_CONFIG_MAP or API (by default as `rampart auth can-i --as-arn` decides it).
+    #[arg(long, value_name = "MODE")]
+    authentication_mode: Option<String>,
 }
 
 pub fn run(args: WhoCanArgs) -> Result<ExitCode, AnalysisError> {
@@ -41,7 +47,9 @@ pub fn run(args: WhoCanArgs) -> Result<ExitCode, AnalysisError> {
     for warning in q.warnings.iter().filter(|w| !w.contains("is not namespace scoped")) {
         eprintln!("Warning: {warning}");
     }
-    let authz = manifests::load(&args.policy)?.authorizer();
+    let policy = manifests::load(&args.policy)?;
+    let mode = EksArgs { access_key_id: None, authentication_mode: args.authentication_mode.clone() }.mode()?;
+    let authz = policy.authorizer();
     let scope = if args.all_namespaces { Scope::AllNamespaces } else { Scope::RequestNamespace };
     let grants = authz.who_can(&q.attributes, scope);
     let action = match &q.attributes.resource {
@@ -90,8 +98,54 @@ pub fn run(args: WhoCanArgs) -> Result<ExitCode, AnalysisError> {
         }
         out.push_str(&table::render(&rows));
     }
+    if !policy.eks.is_empty() {
+        out.push('\n');
+        out.push_str(&iam_principals(&policy.eks, mode, &grants, &q.attributes, &action));
+    }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The IAM principals the aws-auth ConfigMap and the access entries map, that one of `grants`
+/// (or `system:masters`, or an EKS access policy) gives the permission.
+fn iam_principals(
+    manifests: &eks::EksManifests,
+    mode: Option<eks_auth::AuthenticationMode>,
+    grants: &[Grant],
+    attributes: &rbac::Attributes,
+    action: &str,
+) -> String {
+    let mut rows = vec![["IAM PRINCIPAL", "KUBERNETES USER", "MAPPED BY", "GRANTED BY"].map(String::from).to_vec()];
+    for principal in eks::principals(manifests, mode) {
+        let mut granted = Vec::new();
+        if principal.groups.iter().any(|g| g == rbac::SYSTEM_MASTERS) {
+            granted.push("Group system:masters (allowed everything before RBAC)".to_string());
+        }
+        if let Some(entry) = &principal.entry {
+            granted.extend(
+                eks::allowing_policies(entry, attributes).into_iter().map(|p| format!("EKS access policy {p}")),
+            );
+        }
+        for g in grants {
+            let by_group = g.subject.kind == rbac::GROUP_KIND && principal.groups.contains(&g.subject.name);
+            let by_user = g.subject.kind == rbac::USER_KIND && principal.username == g.subject.name;
+            if by_group || by_user {
+                let binding = if g.binding.is_cluster_role_binding() {
+                    format!("ClusterRoleBinding/{}", g.binding.name)
+                } else {
+                    format!("RoleBinding/{} in {}", g.binding.name, g.binding.namespace)
+                };
+                granted.push(format!("{binding} ({} {})", g.subject.kind, g.subject.name));
+            }
+        }
+        for grant in granted {
+            rows.push(vec![principal.arn.clone(), principal.username.clone(), principal.source.clone(), grant]);
+        }
+    }
+    if rows.len() == 1 {
+        return format!("No IAM principals found with permissions to {action} through aws-auth or access entries\n");
+    }
+    table::render(&rows)
 }
 
 fn role(g: &Grant) -> String {

@@ -42,7 +42,7 @@ pub struct SsoRole {
 
 impl SsoRole {
     /// The lower-cased prefix of the role ARNs this permission set provisions.
-    fn arn_prefix(&self) -> String {
+    pub fn arn_prefix(&self) -> String {
         let partition = if self.partition.is_empty() { "aws" } else { &self.partition };
         format!("arn:{partition}:iam::{}:role/awsreservedsso_{}_", self.account_id, self.permission_set_name)
             .to_ascii_lowercase()
