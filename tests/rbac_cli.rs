@@ -265,7 +265,7 @@ fn bad_input_exits_2_and_says_where() {
     assert_eq!(r.code, 2);
     let r = rampart(&["auth", "can-i", "get", "pods", "--as-arn", "arn:aws:iam::111122223333:user/jane"], None);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--as-arn is not available yet"), "{}", r.stderr);
+    assert!(r.stderr.contains("no aws-auth ConfigMap (kube-system/aws-auth) or access entry among the manifests"), "{}", r.stderr);
     let r = rampart(&["auth", "can-i", "get", "--as", "jane"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("you must specify two arguments"), "{}", r.stderr);
