@@ -54,7 +54,12 @@ impl Workload {
 
     /// The last RoleBinding's user reading a pod in its namespace: allowed.
     pub fn allowed_request(&self) -> Attributes {
-        let i = self.n - self.n / 2 - 1;
+        self.allowed_request_of(0)
+    }
+
+    /// The user of the `k`-th RoleBinding from the end reading a pod in its namespace: allowed.
+    pub fn allowed_request_of(&self, k: usize) -> Attributes {
+        let i = self.n - self.n / 2 - 1 - k;
         let user = UserInfo::new(&format!("u{i}"), &["system:authenticated"]);
         Attributes::resource(
             user,

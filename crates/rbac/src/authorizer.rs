@@ -5,18 +5,23 @@
 //! group name; a service account is its user name) and by scope (cluster, or one namespace), and
 //! each binding entry points at a role slot resolved ahead of time. A decision therefore costs a
 //! few hash lookups plus the rules of the bindings that name the requester, whatever the number
-//! of bindings that do not. Writes update the index in place (no rebuild), under a `RwLock`
-//! readers share.
+//! of bindings that do not.
+//!
+//! Readers never lock: the index is an immutable snapshot behind an `ArcSwap`, loaded without
+//! writing any shared counter. A write copies the snapshot in O(1) (its maps are `imbl`'s
+//! persistent maps and vectors), changes the copy along one path per map (O(log n); the index is
+//! never rebuilt) and publishes it; writers are serialized, and [`Authorizer::update`] batches
+//! several changes into one copy.
 //!
 //! The semantics stay Kubernetes' union: a binding whose role is missing grants nothing and its
 //! lookup error shows in the denial reason; evaluation order only decides which binding the
 //! reason names (cluster bindings first, then the namespace's, as in Kubernetes).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::ControlFlow;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use arc_swap::{ArcSwap, Guard};
 use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +32,6 @@ use crate::types::{
     CLUSTER_ROLE_KIND, ClusterRole, ClusterRoleBinding, GROUP_KIND, PolicyRule, ROLE_KIND, Role, RoleBinding, RoleRef,
     SERVICE_ACCOUNT_KIND, Subject, USER_KIND,
 };
-
-type Map<K, V> = HashMap<K, V, RandomState>;
 
 /// The role a binding's roleRef resolves to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -217,27 +220,41 @@ impl Decision {
     }
 }
 
-/// The binding (and its subject) that allowed a request.
-#[derive(Clone, Debug)]
+/// The binding (and its subject) that allowed a request. It keeps the snapshot of the index the
+/// decision was made on (no reference count is touched on the way), so hold it briefly.
 pub struct Allowed {
-    binding: Arc<BindingRecord>,
+    index: Guard<Arc<Index>>,
+    binding: u32,
     subject: usize,
 }
 
 impl Allowed {
     pub fn binding(&self) -> &BindingRecord {
-        &self.binding
+        // The number came from this very snapshot, which holds the binding.
+        &self.index.binding(self.binding).expect("the snapshot holds the binding that allowed").record
     }
 
     /// The binding's first subject naming the requester.
     pub fn subject(&self) -> &Subject {
-        &self.binding.subjects[self.subject]
+        &self.binding().subjects[self.subject]
+    }
+}
+
+impl Clone for Allowed {
+    fn clone(&self) -> Self {
+        Allowed { index: Guard::from_inner(Arc::clone(&self.index)), binding: self.binding, subject: self.subject }
+    }
+}
+
+impl fmt::Debug for Allowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Allowed").field("binding", self.binding()).field("subject", self.subject()).finish()
     }
 }
 
 impl fmt::Display for Allowed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RBAC: allowed by {}", self.binding.describe(self.subject()))
+        write!(f, "RBAC: allowed by {}", self.binding().describe(self.subject()))
     }
 }
 
@@ -367,74 +384,114 @@ pub enum Scope {
     AllNamespaces,
 }
 
+/// A role as the index holds it: its key (for the "not found" error) and its rules, if it exists.
+#[derive(Clone)]
 struct RoleSlot {
-    key: RoleKey,
+    key: Arc<RoleKey>,
     rules: Option<Arc<[PolicyRule]>>,
     /// How many bindings point here; a slot with no rules and no bindings is freed.
-    refs: usize,
+    refs: u32,
 }
 
+/// A binding as the index holds it, with the slot of the role it names.
 #[derive(Clone)]
-struct Entry {
-    binding: Arc<BindingRecord>,
+struct BindingSlot {
+    record: Arc<BindingRecord>,
     slot: u32,
 }
 
-#[derive(Default)]
-struct Subjects {
-    users: Map<String, Vec<Entry>>,
-    groups: Map<String, Vec<Entry>>,
+/// One binding naming one subject: what a decision walks. Bindings and role slots are numbered, so
+/// an entry is a few words and copying a subject's list on write is a `memcpy` plus reference
+/// counts.
+#[derive(Clone)]
+struct Entry {
+    binding: Arc<BindingRecord>,
+    id: u32,
+    slot: u32,
 }
 
-impl Subjects {
-    fn visit<'a>(&'a self, user: &UserInfo, f: &mut impl FnMut(&'a Entry) -> ControlFlow<()>) -> ControlFlow<()> {
-        if let Some(entries) = self.users.get(user.name.as_str()) {
-            entries.iter().try_for_each(&mut *f)?;
-        }
-        if !self.groups.is_empty() {
-            for group in &user.groups {
-                if let Some(entries) = self.groups.get(group.as_str()) {
-                    entries.iter().try_for_each(&mut *f)?;
-                }
-            }
-        }
-        ControlFlow::Continue(())
-    }
+/// Every binding that names one subject (a user name or a group name): the ClusterRoleBindings,
+/// and the RoleBindings by namespace.
+#[derive(Clone, Default)]
+struct SubjectBindings {
+    cluster: Vec<Entry>,
+    namespaced: PersistentMap<Arc<str>, Arc<[Entry]>>,
+}
 
-    fn list(&mut self, key: SubjectKey) -> &mut Vec<Entry> {
-        match key {
-            SubjectKey::User(name) => self.users.entry(name).or_default(),
-            SubjectKey::Group(name) => self.groups.entry(name).or_default(),
-        }
-    }
-
-    fn remove(&mut self, key: SubjectKey, binding: &Arc<BindingRecord>) {
-        let (map, name) = match key {
-            SubjectKey::User(name) => (&mut self.users, name),
-            SubjectKey::Group(name) => (&mut self.groups, name),
-        };
-        if let Some(entries) = map.get_mut(&name) {
-            entries.retain(|e| !Arc::ptr_eq(&e.binding, binding));
-            if entries.is_empty() {
-                map.remove(&name);
-            }
-        }
-    }
-
+impl SubjectBindings {
     fn is_empty(&self) -> bool {
-        self.users.is_empty() && self.groups.is_empty()
+        self.cluster.is_empty() && self.namespaced.is_empty()
+    }
+
+    /// Adds `entry` to the list of `namespace` (`""`: the cluster's), once per binding.
+    fn add(&mut self, namespace: &str, entry: Entry) {
+        if namespace.is_empty() {
+            if !self.cluster.last().is_some_and(|e| e.id == entry.id) {
+                self.cluster.push(entry);
+            }
+            return;
+        }
+        let mut list: Vec<Entry> = self.namespaced.get(namespace).map(|l| l.to_vec()).unwrap_or_default();
+        if !list.last().is_some_and(|e| e.id == entry.id) {
+            list.push(entry);
+            self.namespaced.insert(namespace.into(), list.into());
+        }
+    }
+
+    fn remove(&mut self, namespace: &str, id: u32) {
+        if namespace.is_empty() {
+            self.cluster.retain(|e| e.id != id);
+            return;
+        }
+        let Some(list) = self.namespaced.get(namespace) else { return };
+        let rest: Vec<Entry> = list.iter().filter(|e| e.id != id).cloned().collect();
+        if rest.is_empty() {
+            self.namespaced.remove(namespace);
+        } else {
+            self.namespaced.insert(namespace.into(), rest.into());
+        }
     }
 }
 
-/// The index behind [`Authorizer`]; what a read lock hands out.
-#[derive(Default)]
+/// A persistent (structurally shared) hash map: cloning it is O(1) and a write copies one path.
+type PersistentMap<K, V> = imbl::GenericHashMap<K, V, RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// Subjects by name, each behind an `Arc` so a write copies pointers along its path, not lists.
+type SubjectMap = PersistentMap<Arc<str>, Arc<SubjectBindings>>;
+
+/// How many subjects a decision remembers between its cluster pass and its namespace pass before
+/// it looks the rest up again (a user and up to seven groups with RoleBindings).
+const REMEMBERED: usize = 8;
+
+/// The RoleBindings of `namespace` in `bindings`, each passed to `f`.
+fn visit_namespace<'a>(
+    bindings: &'a SubjectBindings,
+    namespace: &str,
+    f: &mut impl FnMut(&'a Entry) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match bindings.namespaced.get(namespace) {
+        Some(entries) => entries.iter().try_for_each(f),
+        None => ControlFlow::Continue(()),
+    }
+}
+
+/// One immutable snapshot of the index: what readers see. Writers clone it (O(1): the maps are
+/// persistent), change the clone and publish it.
+#[derive(Clone, Default)]
 pub(crate) struct Index {
-    slots: Vec<RoleSlot>,
-    free: Vec<u32>,
-    slot_of: Map<RoleKey, u32>,
-    bindings: Map<(String, String), (Arc<BindingRecord>, u32)>,
-    cluster: Subjects,
-    namespaced: Map<String, Subjects>,
+    slots: imbl::Vector<RoleSlot>,
+    free_slots: imbl::Vector<u32>,
+    slot_of: PersistentMap<Arc<RoleKey>, u32>,
+    records: imbl::Vector<Option<BindingSlot>>,
+    free_records: imbl::Vector<u32>,
+    /// `namespace/name` (ClusterRoleBindings: `/name`) to the binding's number.
+    binding_ids: PersistentMap<Arc<str>, u32>,
+    users: SubjectMap,
+    groups: SubjectMap,
+}
+
+fn binding_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
 }
 
 impl Index {
@@ -442,26 +499,33 @@ impl Index {
         if let Some(&id) = self.slot_of.get(key) {
             return id;
         }
+        let key = Arc::new(key.clone());
         let slot = RoleSlot { key: key.clone(), rules: None, refs: 0 };
-        let id = match self.free.pop() {
+        let id = match self.free_slots.pop_back() {
             Some(id) => {
-                self.slots[id as usize] = slot;
+                self.slots.set(id as usize, slot);
                 id
             }
             None => {
-                self.slots.push(slot);
+                self.slots.push_back(slot);
                 (self.slots.len() - 1) as u32
             }
         };
-        self.slot_of.insert(key.clone(), id);
+        self.slot_of.insert(key, id);
         id
+    }
+
+    fn slot_mut(&mut self, id: u32) -> &mut RoleSlot {
+        // Slot numbers come from `slot_for` and stay valid while a binding or rules hold them.
+        &mut self.slots[id as usize]
     }
 
     fn release_if_unused(&mut self, id: u32) {
         let slot = &self.slots[id as usize];
         if slot.refs == 0 && slot.rules.is_none() {
-            self.slot_of.remove(&slot.key);
-            self.free.push(id);
+            let key = slot.key.clone();
+            self.slot_of.remove(&*key);
+            self.free_slots.push_back(id);
         }
     }
 
@@ -470,82 +534,116 @@ impl Index {
             return;
         }
         let id = self.slot_for(&key);
-        self.slots[id as usize].rules = rules;
+        self.slot_mut(id).rules = rules;
         self.release_if_unused(id);
     }
 
+    fn subjects_mut<'k>(&mut self, key: &'k SubjectKey) -> (&mut SubjectMap, &'k str) {
+        match key {
+            SubjectKey::User(name) => (&mut self.users, name),
+            SubjectKey::Group(name) => (&mut self.groups, name),
+        }
+    }
+
     fn insert_binding(&mut self, record: BindingRecord) {
-        let key = (record.namespace.clone(), record.name.clone());
-        self.remove_binding(&key.0, &key.1);
+        self.remove_binding(&record.namespace, &record.name);
         let slot = self.slot_for(&record.role_key());
-        self.slots[slot as usize].refs += 1;
+        self.slot_mut(slot).refs += 1;
         let binding = Arc::new(record);
-        let subjects = if binding.namespace.is_empty() {
-            &mut self.cluster
-        } else {
-            self.namespaced.entry(binding.namespace.clone()).or_default()
+        let id = match self.free_records.pop_back() {
+            Some(id) => {
+                self.records.set(id as usize, Some(BindingSlot { record: binding.clone(), slot }));
+                id
+            }
+            None => {
+                self.records.push_back(Some(BindingSlot { record: binding.clone(), slot }));
+                (self.records.len() - 1) as u32
+            }
         };
         for subject in &binding.subjects {
-            if let Some(k) = subject_key(subject, &binding.namespace) {
-                let list = subjects.list(k);
-                // A subject listed twice in one binding is indexed once.
-                if !list.last().is_some_and(|e| Arc::ptr_eq(&e.binding, &binding)) {
-                    list.push(Entry { binding: binding.clone(), slot });
-                }
-            }
+            let Some(key) = subject_key(subject, &binding.namespace) else { continue };
+            let (map, name) = self.subjects_mut(&key);
+            let mut bindings = map.get(name).map(|b| SubjectBindings::clone(b)).unwrap_or_default();
+            bindings.add(&binding.namespace, Entry { binding: binding.clone(), id, slot });
+            map.insert(name.into(), Arc::new(bindings));
         }
-        self.bindings.insert(key, (binding, slot));
+        self.binding_ids.insert(binding_key(&binding.namespace, &binding.name).into(), id);
     }
 
     fn remove_binding(&mut self, namespace: &str, name: &str) {
-        let Some((binding, slot)) = self.bindings.remove(&(namespace.to_string(), name.to_string())) else {
-            return;
-        };
-        let subjects = if namespace.is_empty() { Some(&mut self.cluster) } else { self.namespaced.get_mut(namespace) };
-        if let Some(subjects) = subjects {
-            for subject in &binding.subjects {
-                if let Some(k) = subject_key(subject, namespace) {
-                    subjects.remove(k, &binding);
-                }
-            }
-            if !namespace.is_empty() && subjects.is_empty() {
-                self.namespaced.remove(namespace);
+        let Some(id) = self.binding_ids.remove(binding_key(namespace, name).as_str()) else { return };
+        let Some(BindingSlot { record, slot }) = self.records.set(id as usize, None) else { return };
+        self.free_records.push_back(id);
+        for subject in &record.subjects {
+            let Some(key) = subject_key(subject, namespace) else { continue };
+            let (map, name) = self.subjects_mut(&key);
+            let Some(bindings) = map.get(name) else { continue };
+            let mut bindings = SubjectBindings::clone(bindings);
+            bindings.remove(namespace, id);
+            if bindings.is_empty() {
+                map.remove(name);
+            } else {
+                map.insert(name.into(), Arc::new(bindings));
             }
         }
-        self.slots[slot as usize].refs -= 1;
+        self.slot_mut(slot).refs -= 1;
         self.release_if_unused(slot);
     }
 
     /// Calls `f` for every binding entry that applies to `user` for a request in `namespace`:
-    /// cluster bindings, then (for a namespaced request) the namespace's bindings.
+    /// cluster bindings (the user's, then each group's), then for a namespaced request the
+    /// namespace's, in the same order.
     fn visit<'a>(
         &'a self,
         user: &UserInfo,
         namespace: &str,
         f: &mut impl FnMut(&'a Entry) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
-        self.cluster.visit(user, f)?;
-        if !namespace.is_empty()
-            && let Some(subjects) = self.namespaced.get(namespace)
-        {
-            subjects.visit(user, f)?;
+        let named = std::iter::once(self.users.get(user.name.as_str()))
+            .chain(user.groups.iter().map(|g| self.groups.get(g.as_str())))
+            .flatten();
+        // The subjects that also have RoleBindings, remembered for the namespace pass.
+        let mut remembered: [Option<&'a SubjectBindings>; REMEMBERED] = [None; REMEMBERED];
+        let (mut count, mut overflow) = (0, false);
+        for bindings in named.clone() {
+            bindings.cluster.iter().try_for_each(&mut *f)?;
+            if !namespace.is_empty() && !bindings.namespaced.is_empty() {
+                match remembered.get_mut(count) {
+                    Some(place) => *place = Some(bindings),
+                    None => overflow = true,
+                }
+                count += 1;
+            }
+        }
+        if namespace.is_empty() || count == 0 {
+            return ControlFlow::Continue(());
+        }
+        if overflow {
+            for bindings in named {
+                visit_namespace(bindings, namespace, f)?;
+            }
+        } else {
+            for bindings in remembered.iter().flatten() {
+                visit_namespace(bindings, namespace, f)?;
+            }
         }
         ControlFlow::Continue(())
     }
 
     fn rules(&self, slot: u32) -> Result<&[PolicyRule], &RoleKey> {
         let slot = &self.slots[slot as usize];
-        slot.rules.as_deref().ok_or(&slot.key)
+        slot.rules.as_deref().ok_or(&*slot.key)
     }
 
-    fn authorize(&self, attrs: &Attributes) -> Decision {
+    /// The first binding entry that allows `attrs`, or the roles found missing on the way.
+    fn decide(&self, attrs: &Attributes) -> Result<&Entry, Vec<RoleKey>> {
         let mut missing = Vec::new();
         let mut allowed = None;
         let _ = self.visit(&attrs.user, attrs.namespace(), &mut |entry| {
             match self.rules(entry.slot) {
                 Ok(rules) => {
                     if rules.iter().any(|rule| rule_allows(attrs, rule)) {
-                        allowed = Some(entry.binding.clone());
+                        allowed = Some(entry);
                         return ControlFlow::Break(());
                     }
                 }
@@ -553,24 +651,14 @@ impl Index {
             }
             ControlFlow::Continue(())
         });
-        match allowed {
-            Some(binding) => {
-                let subject = binding
-                    .subjects
-                    .iter()
-                    .position(|s| subject_applies(s, &attrs.user, &binding.namespace))
-                    .unwrap_or(0);
-                Decision::Allow(Allowed { binding, subject })
-            }
-            None => Decision::NoOpinion(NoOpinion { missing_roles: missing }),
-        }
+        allowed.ok_or(missing)
     }
 
     /// Every binding that applies to `user` in `namespace`, each once, in evaluation order.
     fn applicable(&self, user: &UserInfo, namespace: &str) -> Vec<&Entry> {
         let mut entries: Vec<&Entry> = Vec::new();
         let _ = self.visit(user, namespace, &mut |entry| {
-            if !entries.iter().any(|e| Arc::ptr_eq(&e.binding, &entry.binding)) {
+            if !entries.iter().any(|e| e.id == entry.id) {
                 entries.push(entry);
             }
             ControlFlow::Continue(())
@@ -590,9 +678,76 @@ impl Index {
         }
         (rules, missing)
     }
+
+    fn binding(&self, id: u32) -> Option<&BindingSlot> {
+        self.records.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// Every binding held, ClusterRoleBindings first, then by namespace and name.
+    fn sorted_bindings(&self) -> Vec<&BindingSlot> {
+        let mut all: Vec<&BindingSlot> = self.records.iter().flatten().collect();
+        all.sort_by(|a, b| {
+            let (a, b) = (&a.record, &b.record);
+            (!a.namespace.is_empty(), &a.namespace, &a.name).cmp(&(!b.namespace.is_empty(), &b.namespace, &b.name))
+        });
+        all
+    }
 }
 
-/// The indexed RBAC authorizer, updated incrementally and read from many threads.
+/// Changes to an [`Authorizer`] made together and published at once ([`Authorizer::update`]):
+/// readers see all of them or none, and the index is copied once for the lot.
+pub struct Update<'a> {
+    index: &'a mut Index,
+}
+
+impl Update<'_> {
+    /// Adds or replaces a Role (by namespace/name).
+    pub fn upsert_role(&mut self, role: &Role) {
+        let key = RoleKey::Role { namespace: role.metadata.namespace.clone(), name: role.metadata.name.clone() };
+        self.index.set_role(key, Some(role.rules.clone().into()));
+    }
+
+    pub fn delete_role(&mut self, namespace: &str, name: &str) {
+        self.index.set_role(RoleKey::Role { namespace: namespace.into(), name: name.into() }, None);
+    }
+
+    /// Adds or replaces a ClusterRole (by name). Its `rules` are used as they are: aggregation is
+    /// the controller's job ([`crate::aggregate`]).
+    pub fn upsert_cluster_role(&mut self, role: &ClusterRole) {
+        let key = RoleKey::ClusterRole { name: role.metadata.name.clone() };
+        self.index.set_role(key, Some(role.rules.clone().into()));
+    }
+
+    pub fn delete_cluster_role(&mut self, name: &str) {
+        self.index.set_role(RoleKey::ClusterRole { name: name.into() }, None);
+    }
+
+    /// Adds or replaces a RoleBinding (by namespace/name).
+    pub fn upsert_role_binding(&mut self, binding: &RoleBinding) {
+        self.index.insert_binding(BindingRecord::from(binding));
+    }
+
+    pub fn delete_role_binding(&mut self, namespace: &str, name: &str) {
+        if !namespace.is_empty() {
+            self.index.remove_binding(namespace, name);
+        }
+    }
+
+    /// Adds or replaces a ClusterRoleBinding (by name).
+    pub fn upsert_cluster_role_binding(&mut self, binding: &ClusterRoleBinding) {
+        self.index.insert_binding(BindingRecord::from(binding));
+    }
+
+    pub fn delete_cluster_role_binding(&mut self, name: &str) {
+        self.index.remove_binding("", name);
+    }
+}
+
+/// The indexed RBAC authorizer, updated incrementally and read from many threads without locks.
+///
+/// Readers load the current snapshot of the index (an atomic pointer read, no shared counter
+/// written); a writer copies the snapshot (O(1), the maps are persistent), changes the copy (a
+/// path of the affected maps is copied, O(log n)) and publishes it. Writers are serialized.
 ///
 /// ```
 /// use rbac::{Authorizer, Attributes, ClusterRole, ClusterRoleBinding, PolicyRule, ResourceAttributes, RoleRef, Subject, UserInfo};
@@ -604,7 +759,8 @@ impl Index {
 /// ```
 #[derive(Default)]
 pub struct Authorizer {
-    index: RwLock<Index>,
+    current: ArcSwap<Index>,
+    writer: Mutex<()>,
 }
 
 impl Authorizer {
@@ -612,7 +768,7 @@ impl Authorizer {
         Self::default()
     }
 
-    /// An authorizer holding all these objects.
+    /// An authorizer holding all these objects (built in one [`Authorizer::update`]).
     pub fn from_objects(
         roles: &[Role],
         cluster_roles: &[ClusterRole],
@@ -620,73 +776,78 @@ impl Authorizer {
         cluster_role_bindings: &[ClusterRoleBinding],
     ) -> Self {
         let authz = Self::new();
-        roles.iter().for_each(|r| authz.upsert_role(r));
-        cluster_roles.iter().for_each(|r| authz.upsert_cluster_role(r));
-        role_bindings.iter().for_each(|b| authz.upsert_role_binding(b));
-        cluster_role_bindings.iter().for_each(|b| authz.upsert_cluster_role_binding(b));
+        authz.update(|u| {
+            roles.iter().for_each(|r| u.upsert_role(r));
+            cluster_roles.iter().for_each(|r| u.upsert_cluster_role(r));
+            role_bindings.iter().for_each(|b| u.upsert_role_binding(b));
+            cluster_role_bindings.iter().for_each(|b| u.upsert_cluster_role_binding(b));
+        });
         authz
     }
 
-    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Index> {
-        self.index.read().unwrap_or_else(PoisonError::into_inner)
+    /// The current snapshot of the index.
+    pub(crate) fn read(&self) -> Guard<Arc<Index>> {
+        self.current.load()
     }
 
-    fn write(&self, f: impl FnOnce(&mut Index)) {
-        f(&mut self.index.write().unwrap_or_else(PoisonError::into_inner))
+    /// Makes several changes and publishes them together: one copy of the index for the batch
+    /// (an initial list or a burst of watch events), and readers never see half of it.
+    pub fn update(&self, f: impl FnOnce(&mut Update<'_>)) {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut index = Index::clone(&self.current.load());
+        f(&mut Update { index: &mut index });
+        self.current.store(Arc::new(index));
     }
 
     /// Adds or replaces a Role (by namespace/name).
     pub fn upsert_role(&self, role: &Role) {
-        let key = RoleKey::Role { namespace: role.metadata.namespace.clone(), name: role.metadata.name.clone() };
-        let rules: Arc<[PolicyRule]> = role.rules.clone().into();
-        self.write(|index| index.set_role(key, Some(rules)));
+        self.update(|u| u.upsert_role(role));
     }
 
     pub fn delete_role(&self, namespace: &str, name: &str) {
-        let key = RoleKey::Role { namespace: namespace.into(), name: name.into() };
-        self.write(|index| index.set_role(key, None));
+        self.update(|u| u.delete_role(namespace, name));
     }
 
     /// Adds or replaces a ClusterRole (by name). Its `rules` are used as they are: aggregation is
     /// the controller's job ([`crate::aggregate`]).
     pub fn upsert_cluster_role(&self, role: &ClusterRole) {
-        let key = RoleKey::ClusterRole { name: role.metadata.name.clone() };
-        let rules: Arc<[PolicyRule]> = role.rules.clone().into();
-        self.write(|index| index.set_role(key, Some(rules)));
+        self.update(|u| u.upsert_cluster_role(role));
     }
 
     pub fn delete_cluster_role(&self, name: &str) {
-        let key = RoleKey::ClusterRole { name: name.into() };
-        self.write(|index| index.set_role(key, None));
+        self.update(|u| u.delete_cluster_role(name));
     }
 
     /// Adds or replaces a RoleBinding (by namespace/name).
     pub fn upsert_role_binding(&self, binding: &RoleBinding) {
-        let record = BindingRecord::from(binding);
-        self.write(|index| index.insert_binding(record));
+        self.update(|u| u.upsert_role_binding(binding));
     }
 
     pub fn delete_role_binding(&self, namespace: &str, name: &str) {
-        if namespace.is_empty() {
-            return;
-        }
-        self.write(|index| index.remove_binding(namespace, name));
+        self.update(|u| u.delete_role_binding(namespace, name));
     }
 
     /// Adds or replaces a ClusterRoleBinding (by name).
     pub fn upsert_cluster_role_binding(&self, binding: &ClusterRoleBinding) {
-        let record = BindingRecord::from(binding);
-        self.write(|index| index.insert_binding(record));
+        self.update(|u| u.upsert_cluster_role_binding(binding));
     }
 
     pub fn delete_cluster_role_binding(&self, name: &str) {
-        self.write(|index| index.remove_binding("", name));
+        self.update(|u| u.delete_cluster_role_binding(name));
     }
 
     /// RBAC's decision on a request. `system:masters` is not special here: the API server asks its
     /// privileged-group authorizer first.
     pub fn authorize(&self, attrs: &Attributes) -> Decision {
-        self.read().authorize(attrs)
+        let index = self.read();
+        let allowed = match index.decide(attrs) {
+            Ok(entry) => (
+                entry.id,
+                entry.binding.subjects.iter().position(|s| subject_applies(s, &attrs.user, &entry.binding.namespace)),
+            ),
+            Err(missing_roles) => return Decision::NoOpinion(NoOpinion { missing_roles }),
+        };
+        Decision::Allow(Allowed { index, binding: allowed.0, subject: allowed.1.unwrap_or(0) })
     }
 
     /// Kubernetes' `RulesFor(user, namespace)`: the rules of every binding that applies (cluster
@@ -707,23 +868,17 @@ impl Authorizer {
     /// bindings first, each group sorted by namespace and name.
     pub fn who_can(&self, attrs: &Attributes, scope: Scope) -> Vec<Grant> {
         let index = self.read();
-        let mut bindings: Vec<&(Arc<BindingRecord>, u32)> = index
-            .bindings
-            .values()
-            .filter(|(b, _)| {
-                b.is_cluster_role_binding()
-                    || match scope {
-                        Scope::AllNamespaces => attrs.resource.is_some(),
-                        Scope::RequestNamespace => !attrs.namespace().is_empty() && b.namespace == attrs.namespace(),
-                    }
-            })
-            .collect();
-        bindings.sort_by(|(a, _), (b, _)| {
-            (!a.namespace.is_empty(), &a.namespace, &a.name).cmp(&(!b.namespace.is_empty(), &b.namespace, &b.name))
-        });
         let mut grants = Vec::new();
-        for (binding, slot) in bindings {
+        for BindingSlot { record: binding, slot } in index.sorted_bindings() {
+            let considered = binding.is_cluster_role_binding()
+                || match scope {
+                    Scope::AllNamespaces => attrs.resource.is_some(),
+                    Scope::RequestNamespace => !attrs.namespace().is_empty() && binding.namespace == attrs.namespace(),
+                };
             let Ok(rules) = index.rules(*slot) else { continue };
+            if !considered {
+                continue;
+            }
             let mut asked = attrs.clone();
             if let (Some(r), false) = (asked.resource.as_mut(), binding.is_cluster_role_binding()) {
                 r.namespace = binding.namespace.clone();
@@ -743,18 +898,14 @@ impl Authorizer {
     /// missing), ClusterRoleBindings first, then by namespace and name.
     pub fn bindings(&self) -> Vec<BindingRules> {
         let index = self.read();
-        let mut all: Vec<_> = index
-            .bindings
-            .values()
-            .map(|(b, slot)| {
-                let slot = &index.slots[*slot as usize];
-                (b.clone(), slot.rules.clone().ok_or_else(|| slot.key.clone()))
+        index
+            .sorted_bindings()
+            .into_iter()
+            .map(|b| {
+                let slot = &index.slots[b.slot as usize];
+                (b.record.clone(), slot.rules.clone().ok_or_else(|| RoleKey::clone(&slot.key)))
             })
-            .collect();
-        all.sort_by(|(a, _), (b, _)| {
-            (!a.namespace.is_empty(), &a.namespace, &a.name).cmp(&(!b.namespace.is_empty(), &b.namespace, &b.name))
-        });
-        all
+            .collect()
     }
 
     /// The rules of a role, if it exists.
@@ -765,7 +916,7 @@ impl Authorizer {
 
     /// How many bindings are held.
     pub fn binding_count(&self) -> usize {
-        self.read().bindings.len()
+        self.read().binding_ids.len()
     }
 }
 
@@ -776,6 +927,28 @@ mod tests {
 
     fn pods(ns: &str) -> ResourceAttributes {
         ResourceAttributes::new(ns, "", "pods")
+    }
+
+    #[test]
+    fn decisions_and_the_authorizer_cross_threads() {
+        // The API server shares the authorizer across its threads and may hold a decision across
+        // an await: both must stay Send + Sync.
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<Authorizer>();
+        shared::<Decision>();
+        let authz = Arc::new(Authorizer::new());
+        authz.upsert_cluster_role(&ClusterRole::new("r", vec![PolicyRule::non_resource(&["get"], &["/healthz"])]));
+        authz.upsert_cluster_role_binding(&ClusterRoleBinding::new(
+            "b",
+            RoleRef::cluster_role("r"),
+            vec![Subject::user("u")],
+        ));
+        let ask = Attributes::non_resource(UserInfo::new("u", &[]), "get", "/healthz");
+        let decision = authz.authorize(&ask);
+        // Made on this thread, read and dropped on another, after the index moved on.
+        authz.delete_cluster_role_binding("b");
+        let reason = std::thread::spawn(move || decision.reason()).join().unwrap();
+        assert_eq!(reason, r#"RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r" to User "u""#);
     }
 
     #[test]
@@ -850,7 +1023,74 @@ mod tests {
         authz.delete_role("a", "r");
         let index = authz.read();
         assert!(index.slot_of.is_empty());
-        assert!(index.namespaced.is_empty());
-        assert_eq!(index.free.len(), 1);
+        assert!(index.users.is_empty() && index.groups.is_empty() && index.binding_ids.is_empty());
+        assert_eq!((index.free_slots.len(), index.free_records.len()), (1, 1));
+        // The numbers are used again.
+        drop(index);
+        authz.upsert_role_binding(&RoleBinding::new("a", "rb2", RoleRef::role("r2"), vec![Subject::user("u")]));
+        let index = authz.read();
+        assert_eq!((index.slots.len(), index.records.len()), (1, 1));
+        assert!(index.free_slots.is_empty() && index.free_records.is_empty());
+    }
+
+    #[test]
+    fn readers_keep_their_snapshot() {
+        let authz = Authorizer::new();
+        authz.upsert_cluster_role(&ClusterRole::new("r", vec![PolicyRule::non_resource(&["get"], &["/healthz"])]));
+        authz.upsert_cluster_role_binding(&ClusterRoleBinding::new(
+            "b",
+            RoleRef::cluster_role("r"),
+            vec![Subject::user("u")],
+        ));
+        let ask = Attributes::non_resource(UserInfo::new("u", &[]), "get", "/healthz");
+        let Decision::Allow(allowed) = authz.authorize(&ask) else { panic!("not allowed") };
+        // The binding goes away; the decision already made still names it, new decisions do not.
+        authz.delete_cluster_role_binding("b");
+        assert_eq!(allowed.clone().binding().name, "b");
+        assert_eq!(allowed.subject(), &Subject::user("u"));
+        assert!(!authz.authorize(&ask).is_allowed());
+    }
+
+    #[test]
+    fn a_batch_is_published_at_once() {
+        let authz = Authorizer::new();
+        let ask = Attributes::non_resource(UserInfo::new("u", &["g"]), "get", "/healthz");
+        authz.update(|u| {
+            u.upsert_cluster_role_binding(&ClusterRoleBinding::new(
+                "b",
+                RoleRef::cluster_role("r"),
+                vec![Subject::group("g")],
+            ));
+            u.upsert_cluster_role(&ClusterRole::new("r", vec![PolicyRule::non_resource(&["get"], &["/healthz"])]));
+            u.delete_cluster_role_binding("missing");
+            u.delete_role_binding("", "ignored");
+        });
+        assert_eq!(authz.binding_count(), 1);
+        assert_eq!(
+            authz.authorize(&ask).reason(),
+            r#"RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r" to Group "g""#
+        );
+    }
+
+    #[test]
+    fn many_groups_with_role_bindings_keep_order() {
+        // More subjects with RoleBindings than a decision remembers between its two passes.
+        let authz = Authorizer::new();
+        authz.upsert_role(&Role::new("ns", "r", vec![PolicyRule::resource(&["get"], &[""], &["pods"])]));
+        let groups: Vec<String> = (0..12).map(|i| format!("g{i}")).collect();
+        for g in &groups {
+            authz.upsert_role_binding(&RoleBinding::new("ns", g, RoleRef::role("other"), vec![Subject::group(g)]));
+        }
+        authz.upsert_role_binding(&RoleBinding::new("ns", "last", RoleRef::role("r"), vec![Subject::group("g11")]));
+        let refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let ask = Attributes::resource(UserInfo::new("u", &refs), "get", pods("ns"));
+        assert_eq!(
+            authz.authorize(&ask).reason(),
+            r#"RBAC: allowed by RoleBinding "last/ns" of Role "r" to Group "g11""#
+        );
+        let denied = authz.authorize(&Attributes::resource(UserInfo::new("u", &refs), "list", pods("ns")));
+        assert_eq!(denied.reason(), r#"RBAC: role.rbac.authorization.k8s.io "other" not found"#);
+        let (_, missing) = authz.rules_for(&UserInfo::new("u", &refs), "ns");
+        assert_eq!(missing.len(), 12);
     }
 }
