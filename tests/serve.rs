@@ -1,13 +1,145 @@
-//! `rampart serve` as a process: it becomes ready, writes its env file, and stops on SIGTERM.
+//! `rampart serve` as a process: it becomes ready, writes its env file, stops cleanly on SIGTERM
+//! and SIGINT, and refuses a bad start (a taken port, an unreadable or invalid configuration
+//! file, a data directory of another format or in use) with one line and a non-zero exit,
+//! leaving the data directory as it was. Also: every subcommand's help, and wrong flags.
 
 mod common;
 
-use common::Rampart;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Rampart, rampart_bin, run};
 
 #[test]
 fn serve_becomes_ready_and_stops_cleanly_on_sigterm() {
     let mut rampart = Rampart::start();
     assert!(rampart.data_dir.join("env").is_file(), "the env file is written when ready");
-    assert!(rampart.banner.iter().any(|line| line.contains(". ") && line.contains("env")), "{:?}", rampart.banner);
+    let source = rampart.banner.iter().find(|line| line.contains("Use it from a shell:")).expect("how to use it");
+    let env = rampart.data_dir.join("env");
+    assert!(source.ends_with(&format!(". {}", env.display())), "an absolute path to source: {source}");
+    for what in ["AWS endpoint", "AWS identity: arn:aws:iam::123456789012:user/admin", "Kubeconfig", "Admin kubeconfig"]
+    {
+        assert!(rampart.banner.iter().any(|line| line.contains(what)), "{what} in {:?}", rampart.banner);
+    }
     assert_eq!(rampart.stop(), Some(0), "SIGTERM ends rampart serve with exit code 0");
+}
+
+#[test]
+fn sigint_stops_it_cleanly_and_a_restart_keeps_the_state() {
+    let mut rampart = Rampart::start();
+    rampart.aws(&["iam", "create-user", "--user-name", "kept"]).ok();
+    let pid = rampart.pid().unwrap();
+    assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+    assert_eq!(rampart.wait(), Some(0), "SIGINT ends rampart serve with exit code 0");
+    rampart.restart();
+    let out = rampart.aws(&["iam", "get-user", "--user-name", "kept"]).ok();
+    assert!(out.stdout.contains("arn:aws:iam::123456789012:user/kept"), "{}", out.stdout);
+}
+
+/// A snapshot of every file under `dir`: path → contents.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.display().to_string(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn serve(data_dir: &Path, extra: &[&str]) -> common::Output {
+    let home = data_dir.parent().unwrap();
+    let mut command = Command::new(rampart_bin());
+    command.arg("serve").arg("--data-dir").arg(data_dir).args(extra).env("HOME", home).env_remove("RAMPART_DATA_DIR");
+    run(&mut command, None)
+}
+
+#[track_caller]
+fn refused_in_one_line(out: &common::Output, starts: &str) {
+    assert_ne!(out.code, 0, "{out:?}");
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {:?}", out.stderr);
+    assert!(out.stderr.starts_with(starts), "{:?}", out.stderr);
+}
+
+#[test]
+fn a_bad_start_is_one_line_and_damages_nothing() {
+    let mut rampart = Rampart::start();
+    rampart.aws(&["iam", "create-user", "--user-name", "kept"]).ok();
+    let data_dir = rampart.data_dir.clone();
+    let aws_port = rampart.env["AWS_ENDPOINT_URL"].rsplit(':').next().unwrap().to_string();
+    let taken = format!("127.0.0.1:{aws_port}");
+
+    // A port in use (by the running server), for a fresh data dir: nothing is created.
+    let fresh = data_dir.parent().unwrap().join("fresh");
+    let out = serve(&fresh, &["--aws-listen", &taken, "--kube-listen", "127.0.0.1:0"]);
+    refused_in_one_line(&out, &format!("error: cannot listen on {taken} (--aws-listen): "));
+    assert!(out.stderr.contains("another address"), "{}", out.stderr);
+    assert!(!fresh.exists(), "nothing written for a refused start");
+
+    // The data dir in use by the running server.
+    let before = snapshot(&data_dir.join("store"));
+    let out = serve(&data_dir, &["--aws-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0"]);
+    refused_in_one_line(&out, "error: ");
+    assert!(out.stderr.contains("in use by another process"), "{}", out.stderr);
+    rampart.stop();
+
+    // An unreadable and an invalid configuration file.
+    let missing = data_dir.parent().unwrap().join("missing.yaml");
+    let out = serve(&data_dir, &["--config", missing.to_str().unwrap(), "--aws-listen", "127.0.0.1:0"]);
+    refused_in_one_line(&out, &format!("error: cannot read the configuration file {}: ", missing.display()));
+    let invalid = rampart.write_file("invalid.yaml", "aws: [\n");
+    let out = serve(&data_dir, &["--config", invalid.to_str().unwrap(), "--aws-listen", "127.0.0.1:0"]);
+    refused_in_one_line(&out, &format!("error: invalid configuration file {}: line 1 column 6", invalid.display()));
+
+    // A data dir written in another format.
+    std::fs::write(data_dir.join("store/FORMAT"), "rampart-store-format 99\n").unwrap();
+    let other_format = snapshot(&data_dir);
+    let out = serve(&data_dir, &["--aws-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0"]);
+    refused_in_one_line(&out, "error: incompatible data: ");
+    assert!(out.stderr.contains("format 99"), "{}", out.stderr);
+    assert_eq!(snapshot(&data_dir), other_format, "a refused start changes no file");
+
+    // Put the format back: everything is still there.
+    std::fs::write(data_dir.join("store/FORMAT"), &before[&data_dir.join("store/FORMAT").display().to_string()])
+        .unwrap();
+    rampart.restart();
+    rampart.aws(&["iam", "get-user", "--user-name", "kept"]).ok();
+}
+
+#[test]
+fn every_subcommand_has_help_and_wrong_flags_are_clear() {
+    let rampart = |args: &[&str]| run(Command::new(rampart_bin()).args(args), None);
+    let top = rampart(&["--help"]);
+    assert_eq!(top.code, 0);
+    for command in ["serve", "auth", "who-can"] {
+        assert!(top.stdout.contains(&format!("\n  {command} ")), "{command} listed: {}", top.stdout);
+    }
+    for args in
+        [&["serve", "--help"][..], &["auth", "can-i", "--help"], &["auth", "whoami", "--help"], &["who-can", "--help"]]
+    {
+        let out = rampart(args);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        assert!(out.stdout.contains("Usage: rampart "), "{args:?}: {}", out.stdout);
+    }
+    let serve_help = rampart(&["serve", "--help"]).stdout;
+    for flag in ["--data-dir", "--aws-listen", "--kube-listen", "--config", "--exec", "--nodes"] {
+        assert!(serve_help.contains(flag), "{flag} documented");
+    }
+    let out = rampart(&["serve", "--kube-listen", "six-four-four-three"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.starts_with("error: invalid value 'six-four-four-three' for '--kube-listen <KUBE_LISTEN>'"),
+        "{}",
+        out.stderr
+    );
+    let out = rampart(&["serve", "--no-such-flag"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("unexpected argument '--no-such-flag'"), "{}", out.stderr);
 }

@@ -82,17 +82,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
     match runtime.block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Everything that can be refused is checked before the data directory is touched.
+    let config = config::Config::load(args.config.as_deref())?;
+    check_free(&args)?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let store: Arc<dyn store::Store> = Arc::new(store::EmbeddedStore::open(args.data_dir.join("store"))?);
-    let config = config::Config::load(args.config.as_deref())?;
     let eks = ::eks::Eks::new(store.clone(), &args.account_id, &args.region);
     let rest_services: Vec<Arc<dyn aws_api::RestService>> = vec![Arc::new(::eks::EksApi::new(eks.clone()))];
     let mut ctx = Context { args, store, iam: None, rest_services };
@@ -104,7 +106,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut kube = eks::start(&ctx, &eks, endpoint.unwrap_or_default(), hooks).await?;
     kube.summary.push(workloads);
 
-    let env_path = ctx.args.data_dir.join("env");
+    let env_path = std::path::absolute(ctx.args.data_dir.join("env")).context("cannot resolve the data directory")?;
     write_env(&env_path, &aws.env, &kube.env)?;
     println!("Rampart is ready.");
     for line in aws.summary.iter().chain(&kube.summary) {
@@ -136,6 +138,41 @@ fn write_env(path: &Path, aws: &[(String, String)], kube: &[(String, String)]) -
     Ok(())
 }
 
+/// Refuses to start when an address given on the command line is taken, naming the flag, before
+/// anything is written (a cluster recorded on another port is checked when it starts).
+fn check_free(args: &ServeArgs) -> anyhow::Result<()> {
+    let addresses = [("--aws-listen", Some(args.aws_listen)), ("--kube-listen", Some(args.kube_listen))];
+    let webhook = [("--webhook-listen", args.webhook_listen)];
+    for (flag, address) in addresses.into_iter().chain(webhook) {
+        let Some(address) = address.filter(|a| a.port() != 0) else { continue };
+        if let Err(err) = std::net::TcpListener::bind(address) {
+            anyhow::bail!(
+                "cannot listen on {address} ({flag}): {err}; is another `rampart serve` running? Stop it or pass \
+                 another address, e.g. {flag} 127.0.0.1:0 for a free port"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An error and its causes on one line, each cause once: layers that repeat their source's
+/// message in their own are not repeated.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let text = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+        if line.contains(text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line
+}
+
 fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
@@ -146,5 +183,43 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_chain_is_one_line_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use (os error 98)");
+        let err = anyhow::Error::new(io)
+            .context("cannot listen on 127.0.0.1:6443: Address already in use (os error 98)")
+            .context("cannot create the default cluster rampart");
+        assert_eq!(
+            one_line(&err),
+            "cannot create the default cluster rampart: cannot listen on 127.0.0.1:6443: Address already in use (os error 98)"
+        );
+        let multi = anyhow::anyhow!("error: line 1 column 6: expected mapping start\n --> <input>:1:6\n  |")
+            .context("invalid configuration file bad.yaml");
+        assert_eq!(one_line(&multi), "invalid configuration file bad.yaml: line 1 column 6: expected mapping start");
+    }
+
+    #[test]
+    fn a_taken_address_is_refused_naming_its_flag() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        let kube = format!("127.0.0.1:{port}");
+        let args = Cli::parse_from(["rampart", "--aws-listen", "127.0.0.1:0", "--kube-listen", &kube]).serve;
+        let err = check_free(&args).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("cannot listen on {kube} (--kube-listen): ")), "{err}");
+        let free = Cli::parse_from(["rampart", "--aws-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0"]).serve;
+        assert!(check_free(&free).is_ok());
     }
 }

@@ -138,10 +138,21 @@ impl Rampart {
         self.launch();
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Send SIGTERM and wait for the process to exit; returns its exit code.
     pub fn stop(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
+        let child = self.child.as_ref()?;
         let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        self.wait()
+    }
+
+    /// Wait (up to 5 s, then SIGKILL) for the process to exit after a signal; its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
         for _ in 0..100 {
             if let Ok(Some(status)) = child.try_wait() {
                 return status.code();
