@@ -165,7 +165,7 @@ pub fn describe_subject(subject: &Subject, binding_namespace: &str) -> String {
 pub fn subject_applies(subject: &Subject, user: &UserInfo, binding_namespace: &str) -> bool {
     match subject.kind.as_str() {
         USER_KIND => user.name == subject.name,
-        GROUP_KIND => user.groups.iter().any(|g| *g == subject.name),
+        GROUP_KIND => user.groups.contains(&subject.name),
         SERVICE_ACCOUNT_KIND => {
             // `system:serviceaccount:<ns>:<name>`, compared without building the string.
             let ns = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
@@ -426,13 +426,13 @@ impl SubjectBindings {
     /// Adds `entry` to the list of `namespace` (`""`: the cluster's), once per binding.
     fn add(&mut self, namespace: &str, entry: Entry) {
         if namespace.is_empty() {
-            if !self.cluster.last().is_some_and(|e| e.id == entry.id) {
+            if self.cluster.last().is_none_or(|e| e.id != entry.id) {
                 self.cluster.push(entry);
             }
             return;
         }
         let mut list: Vec<Entry> = self.namespaced.get(namespace).map(|l| l.to_vec()).unwrap_or_default();
-        if !list.last().is_some_and(|e| e.id == entry.id) {
+        if list.last().is_none_or(|e| e.id != entry.id) {
             list.push(entry);
             self.namespaced.insert(namespace.into(), list.into());
         }

@@ -74,6 +74,8 @@ fn load_policy(suite: &Suite) -> Policy {
     if suite.bootstrap {
         p.cluster_roles.extend_from_slice(bootstrap::cluster_roles());
         p.cluster_role_bindings.extend_from_slice(bootstrap::cluster_role_bindings());
+        p.roles.extend_from_slice(bootstrap::roles());
+        p.role_bindings.extend_from_slice(bootstrap::role_bindings());
     }
     for obj in &suite.policy {
         match obj["kind"].as_str() {
