@@ -145,6 +145,91 @@ fn list_kinds_directories_stdin_and_groups() {
 }
 
 #[test]
+fn recursive_directories_and_namespace_defaulting_follow_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("team").join("rbac");
+    std::fs::create_dir_all(&nested).unwrap();
+    // No namespace: kubectl apply -f puts these in the -n namespace, else default.
+    write(
+        &nested,
+        "reader.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader}\n\
+         rules: [{apiGroups: [\"\"], resources: [pods], verbs: [get]}]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: reader}\n\
+         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}\n\
+         subjects: [{kind: User, name: kim}, {kind: ServiceAccount, name: bot}]\n",
+    );
+    write(&nested, "notes.md", "not a manifest");
+    let d = dir.path().display().to_string();
+    let ask = |extra: &[&str]| {
+        let mut args = vec!["auth", "can-i", "get", "pods", "--as", "kim", "-f", &d];
+        args.extend_from_slice(extra);
+        rampart(&args, None)
+    };
+    // Without -R the subdirectories are not read, as with kubectl.
+    let r = ask(&["-n", "team"]);
+    assert_eq!((r.code, r.stdout.as_str()), (1, "no\n"), "{}", r.stderr);
+    let r = ask(&["-n", "team", "-R"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "yes\n"), "{}", r.stderr);
+    let r = ask(&["-n", "team", "--recursive"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Without -n they land in default, and only there.
+    let r = ask(&["-R"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = ask(&["-R", "-A"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // The ServiceAccount subject without a namespace is the binding's (the -n namespace).
+    let r = rampart(
+        &["auth", "can-i", "get", "pods", "--as", "system:serviceaccount:team:bot", "-n", "team", "-R", "-f", &d],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = rampart(&["who-can", "get", "pods", "-n", "team", "-R", "--no-bootstrap", "-f", &d], None);
+    assert!(
+        r.stdout.starts_with(
+            "ROLEBINDING   NAMESPACE   ROLE          SUBJECT   TYPE             SA-NAMESPACE\n\
+         reader        team        Role/reader   kim       User             \n\
+         reader        team        Role/reader   bot       ServiceAccount   team\n"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn the_bootstrap_policy_has_the_controllers_and_kube_system_roles() {
+    let sa = |name: &str| format!("system:serviceaccount:kube-system:{name}");
+    let gc = sa("generic-garbage-collector");
+    let r = rampart(&["auth", "can-i", "delete", "deployments.apps", "--as", &gc, "-n", "team"], None);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "yes\n"), "{}", r.stderr);
+    let r = rampart(&["auth", "can-i", "create", "pods", "--as", &gc, "-n", "team"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let signer = sa("bootstrap-signer");
+    let r =
+        rampart(&["auth", "can-i", "update", "configmaps/cluster-info", "--as", &signer, "-n", "kube-public"], None);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "yes\n"), "{}", r.stderr);
+    let r = rampart(&["auth", "can-i", "update", "configmaps/cluster-info", "--as", &signer, "-n", "default"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // who-can names the controller's binding and service account.
+    let r = rampart(&["who-can", "update", "deployments.apps", "--subresource", "scale", "-n", "team"], None);
+    let hpa =
+        r.stdout.lines().find(|l| l.starts_with("system:controller:horizontal-pod-autoscaler ")).unwrap_or_default();
+    let cells: Vec<&str> = hpa.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "system:controller:horizontal-pod-autoscaler",
+            "ClusterRole/system:controller:horizontal-pod-autoscaler",
+            "horizontal-pod-autoscaler",
+            "ServiceAccount",
+            "kube-system"
+        ],
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn bootstrap_policy_is_there_unless_asked_away() {
     let r = rampart(&["auth", "can-i", "create", "selfsubjectaccessreviews", "--as", "anyone"], None);
     assert_eq!((r.code, r.stdout.as_str()), (0, "yes\n"), "{}", r.stderr);
@@ -265,7 +350,11 @@ fn bad_input_exits_2_and_says_where() {
     assert_eq!(r.code, 2);
     let r = rampart(&["auth", "can-i", "get", "pods", "--as-arn", "arn:aws:iam::111122223333:user/jane"], None);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no aws-auth ConfigMap (kube-system/aws-auth) or access entry among the manifests"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no aws-auth ConfigMap (kube-system/aws-auth) or access entry among the manifests"),
+        "{}",
+        r.stderr
+    );
     let r = rampart(&["auth", "can-i", "get", "--as", "jane"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("you must specify two arguments"), "{}", r.stderr);

@@ -44,7 +44,7 @@ pub struct CanIArgs {
 
 pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
     let usage = |m: &str| Err(AnalysisError::Usage(m.into()));
-    let policy = manifests::load(&args.policy)?;
+    let policy = manifests::load_into(&args.policy, &args.namespace)?;
     let asker = args.identity.asker(&policy.eks)?;
     let user = match asker.user {
         Ok(user) => user,

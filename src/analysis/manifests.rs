@@ -1,6 +1,8 @@
 //! Reading the policy the offline commands evaluate: RBAC objects from `-f FILE|DIR|-` (JSON or
-//! multi-document YAML, `List` kinds included), on top of the Kubernetes 1.32 bootstrap policy
-//! unless `--no-bootstrap`; ClusterRole aggregation applied as the controller would.
+//! multi-document YAML, `List` kinds included; a directory's subdirectories only with `-R`, as
+//! kubectl reads them), on top of the Kubernetes 1.32 bootstrap policy unless `--no-bootstrap`;
+//! ClusterRole aggregation applied as the controller would. A namespaced object without a
+//! namespace lands where `kubectl apply -f` would put it: the `-n` namespace, else `default`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,9 @@ pub struct PolicyArgs {
     /// files) or - for standard input. Repeatable.
     #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-")]
     pub filenames: Vec<String>,
+    /// Read the directories given to -f recursively, as kubectl -R does.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
     /// Leave out the bootstrap policy every cluster has (cluster-admin, system:basic-user, ...).
     #[arg(long)]
     pub no_bootstrap: bool,
@@ -52,30 +57,42 @@ impl Policy {
     }
 }
 
-/// Reads the policy; warnings (skipped documents) go to stderr.
+/// Reads the policy, namespaced objects without a namespace landing in `default`; warnings
+/// (skipped documents) go to stderr.
 pub fn load(args: &PolicyArgs) -> Result<Policy, AnalysisError> {
+    load_into(args, DEFAULT_NAMESPACE)
+}
+
+/// Reads the policy as `kubectl apply -f ... -n NAMESPACE` would create it: namespaced objects
+/// without a namespace land in `namespace`.
+pub fn load_into(args: &PolicyArgs, namespace: &str) -> Result<Policy, AnalysisError> {
     let mut policy = Policy::default();
     if !args.no_bootstrap {
         policy.cluster_roles.extend_from_slice(bootstrap::cluster_roles());
         policy.cluster_role_bindings.extend_from_slice(bootstrap::cluster_role_bindings());
+        policy.roles.extend_from_slice(bootstrap::roles());
+        policy.role_bindings.extend_from_slice(bootstrap::role_bindings());
     }
+    let namespace = if namespace.is_empty() { DEFAULT_NAMESPACE } else { namespace };
     for name in &args.filenames {
-        for (label, text) in sources(name)? {
+        for (label, text) in sources(name, args.recursive)? {
             let json = label.ends_with(".json");
             for (doc, value) in parse(&label, &text, json)? {
-                add(&mut policy, &label, doc, value)?;
+                add(&mut policy, &label, doc, value, namespace)?;
             }
         }
     }
     Ok(policy)
 }
 
+const DEFAULT_NAMESPACE: &str = "default";
+
 fn read_error(path: &str, e: std::io::Error) -> AnalysisError {
     AnalysisError::Usage(format!("cannot read {path}: {e}"))
 }
 
 /// The (label, text) of each file behind one `-f` argument.
-fn sources(name: &str) -> Result<Vec<(String, String)>, AnalysisError> {
+fn sources(name: &str, recursive: bool) -> Result<Vec<(String, String)>, AnalysisError> {
     if name == "-" {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text).map_err(|e| read_error("standard input", e))?;
@@ -86,12 +103,8 @@ fn sources(name: &str) -> Result<Vec<(String, String)>, AnalysisError> {
         let text = std::fs::read_to_string(path).map_err(|e| read_error(name, e))?;
         return Ok(vec![(name.into(), text)]);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| read_error(name, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"))
-        .collect();
-    files.sort();
+    let mut files = Vec::new();
+    manifest_files(path, recursive, &mut files)?;
     files
         .into_iter()
         .map(|p| {
@@ -99,6 +112,25 @@ fn sources(name: &str) -> Result<Vec<(String, String)>, AnalysisError> {
             std::fs::read_to_string(&p).map(|t| (label.clone(), t)).map_err(|e| read_error(&label, e))
         })
         .collect()
+}
+
+/// The manifest files (`.yaml`, `.yml`, `.json`) of directory `dir` in kubectl's order: entries
+/// sorted by name, a subdirectory's files in its place when `recursive` (Go's `filepath.Walk`).
+fn manifest_files(dir: &Path, recursive: bool, files: &mut Vec<PathBuf>) -> Result<(), AnalysisError> {
+    let label = dir.display().to_string();
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(|e| read_error(&label, e))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            if recursive {
+                manifest_files(&path, recursive, files)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json") {
+            files.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// The documents of a file with their 1-based index.
@@ -141,11 +173,11 @@ fn document_at(text: &str, line: usize) -> usize {
     document
 }
 
-fn add(policy: &mut Policy, file: &str, document: usize, value: Value) -> Result<(), AnalysisError> {
+fn add(policy: &mut Policy, file: &str, document: usize, value: Value, namespace: &str) -> Result<(), AnalysisError> {
     let kind = value.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
     if let Some(items) = value.get("items").and_then(Value::as_array).filter(|_| kind.ends_with("List")) {
         for item in items {
-            add(policy, file, document, item.clone())?;
+            add(policy, file, document, item.clone(), namespace)?;
         }
         return Ok(());
     }
@@ -161,14 +193,14 @@ fn add(policy: &mut Policy, file: &str, document: usize, value: Value) -> Result
     match (kind.as_str(), rbac_group) {
         ("Role", true) => {
             let mut role: Role = serde_json::from_value(value).map_err(invalid)?;
-            default_namespace(&mut role.metadata.namespace);
+            default_namespace(&mut role.metadata.namespace, namespace);
             policy.roles.push(role);
         }
         ("ClusterRole", true) => policy.cluster_roles.push(serde_json::from_value(value).map_err(invalid)?),
         ("RoleBinding", true) => {
             let mut binding: RoleBinding = serde_json::from_value(value).map_err(invalid)?;
             binding.apply_defaults();
-            default_namespace(&mut binding.metadata.namespace);
+            default_namespace(&mut binding.metadata.namespace, namespace);
             policy.role_bindings.push(binding);
         }
         ("ClusterRoleBinding", true) => {
@@ -184,10 +216,10 @@ fn add(policy: &mut Policy, file: &str, document: usize, value: Value) -> Result
     Ok(())
 }
 
-/// A namespaced object without a namespace lands in `default`, as `kubectl apply -f` puts it.
-fn default_namespace(namespace: &mut String) {
-    if namespace.is_empty() {
-        *namespace = "default".into();
+/// A namespaced object without a namespace lands in `namespace`, as `kubectl apply -f` puts it.
+fn default_namespace(object_namespace: &mut String, namespace: &str) {
+    if object_namespace.is_empty() {
+        *object_namespace = namespace.into();
     }
 }
 

@@ -47,7 +47,7 @@ pub fn run(args: WhoCanArgs) -> Result<ExitCode, AnalysisError> {
     for warning in q.warnings.iter().filter(|w| !w.contains("is not namespace scoped")) {
         eprintln!("Warning: {warning}");
     }
-    let policy = manifests::load(&args.policy)?;
+    let policy = manifests::load_into(&args.policy, &args.namespace)?;
     let mode = EksArgs { access_key_id: None, authentication_mode: args.authentication_mode.clone() }.mode()?;
     let authz = policy.authorizer();
     let scope = if args.all_namespaces { Scope::AllNamespaces } else { Scope::RequestNamespace };
