@@ -15,6 +15,8 @@ use common::{Rampart, rampart_bin, run};
 fn serve_becomes_ready_and_stops_cleanly_on_sigterm() {
     let mut rampart = Rampart::start();
     assert!(rampart.data_dir.join("env").is_file(), "the env file is written when ready");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&rampart.data_dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "a new data directory is its owner's only");
     let source = rampart.banner.iter().find(|line| line.contains("Use it from a shell:")).expect("how to use it");
     let env = rampart.data_dir.join("env");
     assert!(source.ends_with(&format!(". {}", env.display())), "an absolute path to source: {source}");

@@ -12,6 +12,7 @@ mod eks;
 mod kube;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -92,8 +93,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Everything that can be refused is checked before the data directory is touched.
     let config = config::Config::load(args.config.as_deref())?;
     check_free(&args)?;
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    if !args.data_dir.exists() {
+        // The directory holds every identity's credentials: only its owner may read it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&args.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    }
     let store: Arc<dyn store::Store> = Arc::new(store::EmbeddedStore::open(args.data_dir.join("store"))?);
     let eks = ::eks::Eks::new(store.clone(), &args.account_id, &args.region);
     let rest_services: Vec<Arc<dyn aws_api::RestService>> = vec![Arc::new(::eks::EksApi::new(eks.clone()))];
