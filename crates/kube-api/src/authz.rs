@@ -1,8 +1,12 @@
 //! Authorization: a chain of authorizers asked in order, the first Allow or Deny wins, and a
 //! request nobody allows is forbidden with kube-apiserver's 403 wording.
 //!
-//! The chain always starts with the `system:masters` shortcut, as kube-apiserver's does; RBAC and
-//! EKS access policies plug in after it (issue 6) through [`Authorizer`].
+//! The chain is kept in kube-apiserver's order whatever order its authorizers were installed in:
+//! each [`Authorizer`] names its [`Slot`] — the `system:masters` shortcut first, then webhook-style
+//! authorizers (EKS access policies), then RBAC (built into every cluster, see
+//! [`crate::rbac_sync`]), then anything asked only when RBAC has no opinion.
+
+use std::sync::Arc;
 
 use kube_core::{GroupResource, RequestInfo, Status};
 use rbac::Attributes;
@@ -18,10 +22,28 @@ pub enum Decision {
     NoOpinion(String),
 }
 
+/// Where an authorizer sits in the chain. Authorizers of one slot keep their install order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Slot {
+    /// The `system:masters` shortcut (always first).
+    Privileged,
+    /// Before RBAC: webhook-style authorizers such as EKS access policies (the default).
+    BeforeRbac,
+    /// The built-in RBAC authorizer.
+    Rbac,
+    /// Asked only when RBAC has no opinion.
+    AfterRbac,
+}
+
 /// An authorizer in the chain.
 pub trait Authorizer: Send + Sync {
     /// Its name (`RBAC`, `Node`, `Webhook`, ...), for metrics and audit.
     fn name(&self) -> &str;
+
+    /// Where it sits in the chain (before RBAC unless it says otherwise).
+    fn slot(&self) -> Slot {
+        Slot::BeforeRbac
+    }
 
     fn authorize(&self, attributes: &Attributes) -> Decision;
 
@@ -40,29 +62,34 @@ impl Authorizer for PrivilegedGroups {
         "system:masters"
     }
 
+    fn slot(&self) -> Slot {
+        Slot::Privileged
+    }
+
+    // No `rules_for`: as kube-apiserver's, this authorizer has no rule resolver, so masters see
+    // their RBAC rules (cluster-admin through the bootstrap binding) in a rules review.
     fn authorize(&self, attributes: &Attributes) -> Decision {
-        if attributes.user.groups.iter().any(|g| g == rbac::SYSTEM_MASTERS) {
+        if attributes.user.is_privileged() {
             Decision::Allow(String::new())
         } else {
             Decision::NoOpinion(String::new())
         }
     }
+}
 
-    fn rules_for(&self, user: &rbac::UserInfo, _namespace: &str) -> Option<Rules> {
-        if !user.groups.iter().any(|g| g == rbac::SYSTEM_MASTERS) {
-            return None;
-        }
-        Some(Rules {
-            resource_rules: vec![serde_json::json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})],
-            non_resource_rules: vec![serde_json::json!({"verbs": ["*"], "nonResourceURLs": ["*"]})],
-            incomplete: false,
-        })
-    }
+/// `chain` with `authorizer` added after every authorizer of its slot or an earlier one.
+pub fn insert(chain: &[Arc<dyn Authorizer>], authorizer: Arc<dyn Authorizer>) -> Vec<Arc<dyn Authorizer>> {
+    let slot = authorizer.slot();
+    let at = chain.iter().position(|a| a.slot() > slot).unwrap_or(chain.len());
+    let mut out = chain.to_vec();
+    out.insert(at, authorizer);
+    out
 }
 
 /// Ask each authorizer in turn: `(decision, the authorizer that made it)`. If all have no
-/// opinion, the result is `NoOpinion` with their non-empty reasons joined.
-pub fn authorize<'a>(chain: &'a [std::sync::Arc<dyn Authorizer>], attributes: &Attributes) -> (Decision, &'a str) {
+/// opinion, the result is `NoOpinion` with their non-empty reasons joined by line breaks (as
+/// kube-apiserver's union authorizer joins them).
+pub fn authorize<'a>(chain: &'a [Arc<dyn Authorizer>], attributes: &Attributes) -> (Decision, &'a str) {
     let mut reasons = Vec::new();
     for authorizer in chain {
         match authorizer.authorize(attributes) {
@@ -74,7 +101,7 @@ pub fn authorize<'a>(chain: &'a [std::sync::Arc<dyn Authorizer>], attributes: &A
             decision => return (decision, authorizer.name()),
         }
     }
-    (Decision::NoOpinion(reasons.join("; ")), "")
+    (Decision::NoOpinion(reasons.join("\n")), "")
 }
 
 /// The 403 kube-apiserver answers when a request is not allowed.
@@ -104,7 +131,6 @@ pub fn forbidden(info: &RequestInfo, user: &str, reason: &str) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn attrs(groups: &[&str]) -> Attributes {
         let info = RequestInfo::new("GET", "/api/v1/namespaces/default/pods", None).unwrap();
@@ -151,28 +177,33 @@ mod tests {
 /// The rules of the chain's authorizers for `user` in `namespace` (SelfSubjectRulesReview):
 /// resource rules, non-resource rules (as JSON, the review's shapes) and whether the list is
 /// incomplete.
-pub fn rules_for(
-    chain: &[std::sync::Arc<dyn Authorizer>],
-    user: &rbac::UserInfo,
-    namespace: &str,
-) -> (Vec<serde_json::Value>, Vec<serde_json::Value>, bool) {
-    let mut resource = Vec::new();
-    let mut non_resource = Vec::new();
-    let mut incomplete = false;
+pub fn rules_for(chain: &[Arc<dyn Authorizer>], user: &rbac::UserInfo, namespace: &str) -> Rules {
+    let mut all = Rules::default();
+    let mut errors = Vec::new();
     for authorizer in chain {
         if let Some(rules) = authorizer.rules_for(user, namespace) {
-            resource.extend(rules.resource_rules);
-            non_resource.extend(rules.non_resource_rules);
-            incomplete |= rules.incomplete;
+            all.resource_rules.extend(rules.resource_rules);
+            all.non_resource_rules.extend(rules.non_resource_rules);
+            all.incomplete |= rules.incomplete;
+            if !rules.evaluation_error.is_empty() {
+                errors.push(rules.evaluation_error);
+            }
         }
     }
-    (resource, non_resource, incomplete)
+    // kube-apiserver's union resolver: one error as is, several as an aggregate.
+    all.evaluation_error = match errors.len() {
+        0 | 1 => errors.pop().unwrap_or_default(),
+        _ => format!("[{}]", errors.join(", ")),
+    };
+    all
 }
 
-/// What an authorizer can say about a user's rules.
+/// What an authorizer can say about a user's rules (a SelfSubjectRulesReview's status).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Rules {
     pub resource_rules: Vec<serde_json::Value>,
     pub non_resource_rules: Vec<serde_json::Value>,
     pub incomplete: bool,
+    /// Why the rules may be wrong (a role that could not be found), `""` when nothing went wrong.
+    pub evaluation_error: String,
 }

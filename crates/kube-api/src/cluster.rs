@@ -21,6 +21,7 @@ use crate::connect::ConnectHandler;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::objects::Ctx;
+use crate::rbac_sync::{RbacAuthorizer, RbacState};
 use crate::registry::{Registry, ResourceDef, crd};
 use crate::storage::ObjectStore;
 use crate::watch::WatchHub;
@@ -46,7 +47,8 @@ pub struct ClusterConfig {
     /// Bearer-token authenticators after the built-in service-account one (the EKS token
     /// authenticator goes here).
     pub token_authenticators: Vec<Arc<dyn TokenAuthenticator>>,
-    /// Authorizers after `system:masters` (RBAC, EKS access policies).
+    /// Authorizers besides `system:masters` and the built-in RBAC, each placed by its
+    /// [`crate::authz::Slot`] (EKS access policies go before RBAC).
     pub authorizers: Vec<Arc<dyn Authorizer>>,
     /// Admission hooks after NamespaceLifecycle.
     pub admission: Vec<Arc<dyn AdmissionHook>>,
@@ -82,6 +84,8 @@ pub struct Cluster {
     pub(crate) service_account_key: Arc<ServiceAccountKey>,
     pub(crate) allow_anonymous: bool,
     pub(crate) bookmark_interval: Duration,
+    /// The built-in RBAC authorizer's index and its feed.
+    pub(crate) rbac: RbacState,
     token_authenticators: RwLock<Arc<Vec<Arc<dyn TokenAuthenticator>>>>,
     authorizers: RwLock<Arc<Vec<Arc<dyn Authorizer>>>>,
     admission: RwLock<Arc<Vec<Arc<dyn AdmissionHook>>>>,
@@ -178,12 +182,16 @@ impl Cluster {
         *lock = Arc::new(chain);
     }
 
-    /// Add an authorizer at the end of the chain (after `system:masters` and those added before).
+    /// Add an authorizer to the chain, in its [`crate::authz::Slot`] after those of the same slot
+    /// added before (so EKS access policies land before RBAC whenever they are added).
     pub fn add_authorizer(&self, authorizer: Arc<dyn Authorizer>) {
         let mut lock = self.authorizers.write().unwrap_or_else(|p| p.into_inner());
-        let mut chain = (**lock).clone();
-        chain.push(authorizer);
-        *lock = Arc::new(chain);
+        *lock = Arc::new(crate::authz::insert(&lock, authorizer));
+    }
+
+    /// The cluster's RBAC index (what the built-in RBAC authorizer decides with).
+    pub fn rbac_index(&self) -> &Arc<rbac::Authorizer> {
+        self.rbac.index()
     }
 
     /// Add an admission hook at the end of the chain.
@@ -212,10 +220,15 @@ impl Cluster {
     }
 
     /// What follows a successful write: CRDs (de)register their resources at once.
-    pub(crate) async fn after_write(&self, def: &ResourceDef, object: &Value, _revision: i64) {
+    /// What follows a successful write: CRDs (de)register their resources at once, and an RBAC
+    /// change is in the index before the writer hears back.
+    pub(crate) async fn after_write(&self, def: &ResourceDef, object: &Value, revision: i64) {
         if def.group == "apiextensions.k8s.io" && def.kind == "CustomResourceDefinition" {
             let name = kube_core::meta::name(object);
             self.registry.set_custom(name, crd::resources_for(object));
+        }
+        if def.group == crate::rbac_sync::GROUP {
+            self.rbac.wait_applied(revision).await;
         }
     }
 
@@ -223,7 +236,9 @@ impl Cluster {
         if def.group == "apiextensions.k8s.io" && def.kind == "CustomResourceDefinition" {
             self.registry.set_custom(kube_core::meta::name(object), vec![]);
         }
-        let _ = revision;
+        if def.group == crate::rbac_sync::GROUP {
+            self.rbac.wait_applied(revision).await;
+        }
     }
 
     /// Create an object unless it exists (bootstrapping).
@@ -256,6 +271,10 @@ impl ClusterServer {
     /// watch hub and controllers, and listen.
     pub async fn start(config: ClusterConfig) -> Result<ClusterHandle, Error> {
         let pki = crate::pki::load_or_create(&config.store, &config.name).await?;
+        // Bound first: a taken address fails the start before any task runs.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Listen { addr: config.listen, source })?;
         let metrics = Arc::new(Metrics::new());
         let objects = ObjectStore::new(config.store.clone(), &config.name, metrics.clone());
         let hub = WatchHub::start(config.store.clone(), objects.prefix().to_string(), config.watch_window)
@@ -279,8 +298,12 @@ impl ClusterServer {
             serviceaccounts,
         })];
         authenticators.extend(config.token_authenticators);
+        let rbac = RbacState::default();
         let mut authorizers: Vec<Arc<dyn Authorizer>> = vec![Arc::new(PrivilegedGroups)];
-        authorizers.extend(config.authorizers);
+        authorizers = crate::authz::insert(&authorizers, Arc::new(RbacAuthorizer::new(rbac.index().clone())));
+        for authorizer in config.authorizers {
+            authorizers = crate::authz::insert(&authorizers, authorizer);
+        }
         let services = snapshot.get("", "v1", "services").cloned().expect("services are built in");
         let mut admission: Vec<Arc<dyn AdmissionHook>> = vec![
             Arc::new(NamespaceLifecycle::new(objects.clone(), namespaces)),
@@ -298,6 +321,7 @@ impl ClusterServer {
             service_account_key,
             allow_anonymous: config.allow_anonymous,
             bookmark_interval: config.bookmark_interval,
+            rbac,
             token_authenticators: RwLock::new(Arc::new(authenticators)),
             authorizers: RwLock::new(Arc::new(authorizers)),
             admission: RwLock::new(Arc::new(admission)),
@@ -307,9 +331,6 @@ impl ClusterServer {
             openapi: Default::default(),
             subjects: Default::default(),
         });
-
-        crate::controllers::load_custom_resources(&cluster).await.map_err(|s| Error::Startup(s.message))?;
-        bootstrap(&cluster, config.listen.port()).await.map_err(|s| Error::Startup(s.message))?;
 
         let mut names: Vec<String> = vec![
             "localhost".into(),
@@ -329,17 +350,39 @@ impl ClusterServer {
         }
         let serving = cluster.ca.issue_server("kube-apiserver", &names)?;
         let tls_config = tls::server_config(&serving, Some(&cluster.ca.pem().cert_pem))?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| Error::Listen { addr: config.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
+        // The RBAC feed runs from the start, so the bootstrap policy's writes (which wait for the
+        // index) are applied as they land.
+        let rbac_tasks = [
+            tokio::spawn(crate::rbac_sync::follow(cluster.clone())),
+            tokio::spawn(crate::rbac_sync::aggregate_forever(cluster.clone())),
+        ];
+        let started = async {
+            let startup = |s: Status| Error::Startup(s.message);
+            crate::controllers::load_custom_resources(&cluster).await.map_err(startup)?;
+            bootstrap(&cluster, config.listen.port()).await.map_err(startup)?;
+            crate::bootstrap_policy::ensure(&cluster).await.map_err(startup)?;
+            let addr = listener.local_addr().map_err(|source| Error::Listen { addr: config.listen, source })?;
+            Ok::<_, Error>((addr, cluster.objects.current_revision().await.map_err(startup)?))
+        };
+        let (addr, revision) = match started.await {
+            Ok(started) => started,
+            Err(error) => {
+                rbac_tasks.iter().for_each(|task| task.abort());
+                return Err(error);
+            }
+        };
+        // Nothing fails from here on. The index holds the whole policy, aggregated, before the
+        // first request.
+        cluster.rbac.wait_applied(revision).await;
+        crate::rbac_sync::aggregate_once(&cluster).await;
         *cluster.server_address.write().unwrap_or_else(|p| p.into_inner()) = advertised(addr);
         let (stop, mut stopped) = watch::channel(false);
         let router = crate::http::router(cluster.clone());
         let server = tokio::spawn(tls::serve(listener, tls_config, router, async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        let background = crate::controllers::spawn(cluster.clone(), stop.subscribe());
+        let mut background = crate::controllers::spawn(cluster.clone(), stop.subscribe());
+        background.extend(rbac_tasks);
         tracing::info!(cluster = %cluster.name, %addr, "Kubernetes API listening");
         Ok(ClusterHandle { cluster, addr, stop, server, background })
     }

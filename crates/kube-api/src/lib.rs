@@ -18,6 +18,7 @@
 pub mod admission;
 pub mod authn;
 pub mod authz;
+pub mod bootstrap_policy;
 mod cluster;
 pub mod connect;
 mod controllers;
@@ -35,6 +36,7 @@ pub mod objects;
 mod openapi;
 mod pki;
 mod protobuf;
+pub mod rbac_sync;
 pub mod registry;
 mod reviews;
 mod storage;

@@ -57,70 +57,76 @@ fn invalid(def: &ResourceDef, errors: &[FieldError]) -> Status {
     Status::invalid(&GroupKind::new(&def.group, &def.kind), "", errors)
 }
 
-/// Attributes of an access review's spec for `user`.
+/// Attributes of an access review's spec for `user`, validated as kube-apiserver validates the
+/// review (every error at once, in its order): exactly one of the attribute blocks; for a
+/// SubjectAccessReview a user or a group (`subject`); for a LocalSubjectAccessReview in `local`,
+/// the resource namespace must be the review's and non-resource attributes are refused.
 fn review_attributes(
     def: &ResourceDef,
     spec: &Value,
     user: UserInfo,
-    namespace: Option<&str>,
+    subject: bool,
+    local: Option<&str>,
 ) -> Result<Attributes, Status> {
     let resource = spec.get("resourceAttributes").filter(|v| !v.is_null());
     let non_resource = spec.get("nonResourceAttributes").filter(|v| !v.is_null());
+    let mut errors = Vec::new();
     match (resource, non_resource) {
-        (Some(r), None) => {
-            let mut attrs = ResourceAttributes {
+        (Some(_), Some(_)) => errors.push(FieldError::invalid_raw(
+            "spec.nonResourceAttributes",
+            "v1.NonResourceAttributes{...}",
+            "cannot be specified in combination with resourceAttributes",
+        )),
+        (None, None) => errors.push(FieldError::invalid_raw(
+            "spec.resourceAttributes",
+            "\"null\"",
+            "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+        )),
+        _ => {}
+    }
+    if subject && user.name.is_empty() && user.groups.is_empty() {
+        errors.push(FieldError::invalid("spec.user", "", "at least one of user or group must be specified"));
+    }
+    if let Some(ns) = local {
+        if let Some(r) = resource
+            && s(r, "/namespace") != ns
+        {
+            errors.push(FieldError::invalid(
+                "spec.resourceAttributes.namespace",
+                &s(r, "/namespace"),
+                "must match metadata.namespace",
+            ));
+        }
+        if non_resource.is_some() {
+            errors.push(FieldError::invalid_raw(
+                "spec.nonResourceAttributes",
+                "v1.NonResourceAttributes{...}",
+                "disallowed on this kind of request",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(invalid(def, &errors));
+    }
+    Ok(match (resource, non_resource) {
+        (Some(r), _) => Attributes {
+            user,
+            verb: s(r, "/verb"),
+            resource: Some(ResourceAttributes {
                 namespace: s(r, "/namespace"),
                 api_group: s(r, "/group"),
                 api_version: s(r, "/version"),
                 resource: s(r, "/resource"),
                 subresource: s(r, "/subresource"),
                 name: s(r, "/name"),
-            };
-            if let Some(ns) = namespace {
-                if attrs.namespace != ns {
-                    return Err(invalid(
-                        def,
-                        &[FieldError::invalid(
-                            "spec.resourceAttributes.namespace",
-                            &attrs.namespace,
-                            "must match metadata.namespace",
-                        )],
-                    ));
-                }
-                attrs.namespace = ns.to_string();
-            }
-            Ok(Attributes { user, verb: s(r, "/verb"), resource: Some(attrs), path: String::new() })
+            }),
+            path: String::new(),
+        },
+        (None, n) => {
+            let n = n.unwrap_or(&Value::Null);
+            Attributes { user, verb: s(n, "/verb"), resource: None, path: s(n, "/path") }
         }
-        (None, Some(n)) => {
-            if namespace.is_some() {
-                return Err(invalid(
-                    def,
-                    &[FieldError::invalid_raw(
-                        "spec.nonResourceAttributes",
-                        "v1.NonResourceAttributes{...}",
-                        "disallowed on this kind of request",
-                    )],
-                ));
-            }
-            Ok(Attributes { user, verb: s(n, "/verb"), resource: None, path: s(n, "/path") })
-        }
-        (Some(_), Some(_)) => Err(invalid(
-            def,
-            &[FieldError::invalid_raw(
-                "spec.nonResourceAttributes",
-                "v1.NonResourceAttributes{...}",
-                "cannot be specified in combination with resourceAttributes",
-            )],
-        )),
-        (None, None) => Err(invalid(
-            def,
-            &[FieldError::invalid_raw(
-                "spec.resourceAttributes",
-                "\"null\"",
-                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
-            )],
-        )),
-    }
+    })
 }
 
 fn access_status(cluster: &Cluster, attributes: &Attributes) -> Value {
@@ -162,7 +168,7 @@ pub async fn create(
             Ok(answer(def, &request, json!({"userInfo": user_json(user)})))
         }
         "SelfSubjectAccessReview" => {
-            let attributes = review_attributes(def, &spec, user.clone(), None)?;
+            let attributes = review_attributes(def, &spec, user.clone(), false, None)?;
             Ok(answer(def, &request, access_status(cluster, &attributes)))
         }
         "SubjectAccessReview" | "LocalSubjectAccessReview" => {
@@ -176,12 +182,6 @@ pub async fn create(
                     .unwrap_or_default(),
                 extra: spec.get("extra").and_then(|e| serde_json::from_value(e.clone()).ok()).unwrap_or_default(),
             };
-            if subject.name.is_empty() && subject.groups.is_empty() {
-                return Err(invalid(
-                    def,
-                    &[FieldError::invalid("spec.user", "", "at least one of user or group must be specified")],
-                ));
-            }
             let local = (def.kind == "LocalSubjectAccessReview").then_some(namespace);
             if let Some(ns) = local {
                 let given = meta::namespace(&request);
@@ -191,23 +191,30 @@ pub async fn create(
                     ));
                 }
             }
-            let attributes = review_attributes(def, &spec, subject, local)?;
+            let attributes = review_attributes(def, &spec, subject, true, local)?;
             Ok(answer(def, &request, access_status(cluster, &attributes)))
         }
         "SelfSubjectRulesReview" => {
             let namespace = s(&spec, "/namespace");
-            let (resource_rules, non_resource_rules, incomplete) =
-                authz::rules_for(&cluster.authorizers(), user, &namespace);
-            Ok(answer(
-                def,
-                &request,
-                json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": incomplete}),
-            ))
+            if namespace.is_empty() {
+                return Err(Status::bad_request("no namespace on request"));
+            }
+            let rules = authz::rules_for(&cluster.authorizers(), user, &namespace);
+            let mut status = json!({
+                "resourceRules": rules.resource_rules,
+                "nonResourceRules": rules.non_resource_rules,
+                "incomplete": rules.incomplete,
+            });
+            if !rules.evaluation_error.is_empty() {
+                status["evaluationError"] = rules.evaluation_error.into();
+            }
+            // kube-apiserver answers with a new object: the spec is not echoed.
+            Ok(answer(def, &json!({"spec": {}}), status))
         }
         "TokenReview" => {
             let token = s(&spec, "/token");
             if token.is_empty() {
-                return Err(invalid(def, &[FieldError::required("spec.token")]));
+                return Err(Status::bad_request("token is required for TokenReview in authentication"));
             }
             let authenticators = cluster.token_authenticators();
             let mut errors = Vec::new();
