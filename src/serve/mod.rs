@@ -123,6 +123,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     shutdown_signal().await;
     println!("Rampart is shutting down.");
+    // Every cluster's API server and what its hooks started (pods' processes) stop with us.
+    eks.stop().await;
     Ok(())
 }
 

@@ -47,16 +47,6 @@ impl IamKeys {
         tokio::spawn(follow_iam_writes(store, Arc::downgrade(&generation)));
         IamKeys { iam, generation }
     }
-
-    /// Keys whose generation only changes through [`IamKeys::bump`] (tests).
-    pub fn fixed(iam: aws_api::IamHandle) -> Self {
-        IamKeys { iam, generation: Arc::new(AtomicU64::new(0)) }
-    }
-
-    /// Forgets every verified token at the next request.
-    pub fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::Release);
-    }
 }
 
 /// Bumps the generation on every write under `/iam/`. IAM writes the store before its memory,

@@ -512,6 +512,16 @@ impl Eks {
         Ok(answer)
     }
 
+    /// Stops every cluster's API server and what the hooks started in it, keeping their records
+    /// (the process is ending; a restart brings them back).
+    pub async fn stop(&self) {
+        let running: Vec<Arc<RunningCluster>> =
+            std::mem::take(&mut *self.clusters.write().unwrap_or_else(|p| p.into_inner())).into_values().collect();
+        for cluster in running {
+            shutdown(&cluster).await;
+        }
+    }
+
     /// Runs `change` on a copy of the cluster's record, stores it and makes it live; a failure
     /// changes nothing.
     pub async fn update_record<T>(
