@@ -111,21 +111,60 @@ pub fn forbidden(info: &RequestInfo, user: &str, reason: &str) -> Status {
         let why = format!("User \"{user}\" cannot {} path \"{}\"{suffix}", info.verb, info.path);
         return Status::forbidden(&GroupResource::default(), "", &why);
     }
-    let resource = if info.subresource.is_empty() {
-        info.resource.clone()
-    } else {
-        format!("{}/{}", info.resource, info.subresource)
-    };
-    let scope = if info.namespace.is_empty() {
+    forbidden_resource(
+        user,
+        &info.verb,
+        &info.api_group,
+        &info.resource,
+        &info.subresource,
+        &info.namespace,
+        &info.name,
+        &suffix,
+    )
+}
+
+/// The 403 for attributes that are not the request's own (impersonation, escalation checks).
+pub fn forbidden_for(attributes: &Attributes, reason: &str) -> Status {
+    let suffix = if reason.is_empty() { String::new() } else { format!(": {reason}") };
+    let user = &attributes.user.name;
+    match &attributes.resource {
+        None => Status::forbidden(
+            &GroupResource::default(),
+            "",
+            &format!("User \"{user}\" cannot {} path \"{}\"{suffix}", attributes.verb, attributes.path),
+        ),
+        Some(r) => forbidden_resource(
+            user,
+            &attributes.verb,
+            &r.api_group,
+            &r.resource,
+            &r.subresource,
+            &r.namespace,
+            &r.name,
+            &suffix,
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forbidden_resource(
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    subresource: &str,
+    namespace: &str,
+    name: &str,
+    suffix: &str,
+) -> Status {
+    let full = if subresource.is_empty() { resource.to_string() } else { format!("{resource}/{subresource}") };
+    let scope = if namespace.is_empty() {
         "at the cluster scope".to_string()
     } else {
-        format!("in the namespace \"{}\"", info.namespace)
+        format!("in the namespace \"{namespace}\"")
     };
-    let why = format!(
-        "User \"{user}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}{suffix}",
-        info.verb, info.api_group
-    );
-    Status::forbidden(&GroupResource::new(&info.api_group, &info.resource), &info.name, &why)
+    let why = format!("User \"{user}\" cannot {verb} resource \"{full}\" in API group \"{group}\" {scope}{suffix}");
+    Status::forbidden(&GroupResource::new(group, resource), name, &why)
 }
 
 #[cfg(test)]

@@ -140,9 +140,12 @@ async fn serve(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Reques
             Ok(authenticated) => authenticated,
             Err(status) => return status_response(&status),
         };
-    let user = authenticated.into_user();
-    let attributes = info.attributes(user.clone());
     let chain = cluster.authorizers();
+    let user = match impersonated(&chain, authenticated.into_user(), &request) {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let attributes = info.attributes(user.clone());
     let (decision, authorizer) = authz::authorize(&chain, &attributes);
     match decision {
         Decision::Allow(_) => cluster.metrics.observe_decision("allowed", authorizer),
@@ -156,6 +159,31 @@ async fn serve(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Reques
     } else {
         non_resource(cluster, info, request).await
     }
+}
+
+/// The identity a request acts as: its own, or the one its `Impersonate-*` headers name if the
+/// requester may impersonate it.
+fn impersonated(
+    chain: &[Arc<dyn authz::Authorizer>],
+    requester: rbac::UserInfo,
+    request: &http::Request<Body>,
+) -> Result<rbac::UserInfo, Response> {
+    use crate::impersonation::{self, Refusal};
+    let uri = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let refused = |refusal| match refusal {
+        Refusal::Forbidden(status) => status_response(&status),
+        Refusal::Malformed(text) => {
+            let mut response =
+                body_response(StatusCode::INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", text + "\n");
+            response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+            response
+        }
+    };
+    let parts = impersonation::requested(request.headers(), uri).map_err(refused)?;
+    if parts.is_empty() {
+        return Ok(requester);
+    }
+    impersonation::impersonate(chain, &requester, &parts).map_err(refused)
 }
 
 /// `/version`, `/healthz`, `/livez`, `/readyz`, `/metrics`, discovery and OpenAPI.

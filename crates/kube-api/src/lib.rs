@@ -29,6 +29,7 @@ mod error;
 mod fields;
 mod handlers;
 mod http;
+pub mod impersonation;
 mod kubeconfig;
 pub mod metrics;
 mod names;
