@@ -145,7 +145,8 @@ fn maintenance(c: &mut Criterion) {
         if n >= 10_000 {
             group.sample_size(10);
         }
-        group.bench_function("build", |b| b.iter(|| build(black_box(&w))));
+        group.bench_function("build", |b| b.iter_with_large_drop(|| build(black_box(&w))));
+        group.bench_function("build_and_drop", |b| b.iter(|| build(black_box(&w))));
         let authz = build(&w);
         let extra = w.extra_binding();
         group.bench_function("upsert_and_delete_binding", |b| {

@@ -17,6 +17,7 @@
 //! lookup error shows in the denial reason; evaluation order only decides which binding the
 //! reason names (cluster bindings first, then the namespace's, as in Kubernetes).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -179,20 +180,20 @@ pub fn subject_applies(subject: &Subject, user: &UserInfo, binding_namespace: &s
     }
 }
 
-enum SubjectKey {
-    User(String),
-    Group(String),
+enum SubjectKey<'a> {
+    User(Cow<'a, str>),
+    Group(&'a str),
 }
 
 /// The index key of a subject: a service account is the user `system:serviceaccount:<ns>:<name>`,
 /// its namespace defaulting to the binding's. Unknown kinds match nobody.
-fn subject_key(subject: &Subject, binding_namespace: &str) -> Option<SubjectKey> {
+fn subject_key<'a>(subject: &'a Subject, binding_namespace: &str) -> Option<SubjectKey<'a>> {
     match subject.kind.as_str() {
-        USER_KIND => Some(SubjectKey::User(subject.name.clone())),
-        GROUP_KIND => Some(SubjectKey::Group(subject.name.clone())),
+        USER_KIND => Some(SubjectKey::User(Cow::Borrowed(&subject.name))),
+        GROUP_KIND => Some(SubjectKey::Group(&subject.name)),
         SERVICE_ACCOUNT_KIND => {
             let ns = if subject.namespace.is_empty() { binding_namespace } else { &subject.namespace };
-            Some(SubjectKey::User(format!("{SERVICE_ACCOUNT_PREFIX}{ns}:{}", subject.name)))
+            Some(SubjectKey::User(Cow::Owned(format!("{SERVICE_ACCOUNT_PREFIX}{ns}:{}", subject.name))))
         }
         _ => None,
     }
@@ -431,10 +432,15 @@ impl SubjectBindings {
             }
             return;
         }
-        let mut list: Vec<Entry> = self.namespaced.get(namespace).map(|l| l.to_vec()).unwrap_or_default();
-        if list.last().is_none_or(|e| e.id != entry.id) {
-            list.push(entry);
-            self.namespaced.insert(namespace.into(), list.into());
+        match self.namespaced.get_mut(namespace) {
+            Some(list) => {
+                if list.last().is_none_or(|e| e.id != entry.id) {
+                    *list = list.iter().cloned().chain([entry]).collect();
+                }
+            }
+            None => {
+                self.namespaced.insert(namespace.into(), Arc::new([entry]));
+            }
         }
     }
 
@@ -443,12 +449,11 @@ impl SubjectBindings {
             self.cluster.retain(|e| e.id != id);
             return;
         }
-        let Some(list) = self.namespaced.get(namespace) else { return };
-        let rest: Vec<Entry> = list.iter().filter(|e| e.id != id).cloned().collect();
-        if rest.is_empty() {
+        let Some(list) = self.namespaced.get_mut(namespace) else { return };
+        if list.len() == 1 && list[0].id == id {
             self.namespaced.remove(namespace);
         } else {
-            self.namespaced.insert(namespace.into(), rest.into());
+            *list = list.iter().filter(|e| e.id != id).cloned().collect();
         }
     }
 }
@@ -538,7 +543,7 @@ impl Index {
         self.release_if_unused(id);
     }
 
-    fn subjects_mut<'k>(&mut self, key: &'k SubjectKey) -> (&mut SubjectMap, &'k str) {
+    fn subjects_mut<'k>(&mut self, key: &'k SubjectKey<'_>) -> (&mut SubjectMap, &'k str) {
         match key {
             SubjectKey::User(name) => (&mut self.users, name),
             SubjectKey::Group(name) => (&mut self.groups, name),
@@ -546,7 +551,8 @@ impl Index {
     }
 
     fn insert_binding(&mut self, record: BindingRecord) {
-        self.remove_binding(&record.namespace, &record.name);
+        let key: Arc<str> = binding_key(&record.namespace, &record.name).into();
+        self.remove_binding_by_key(&key);
         let slot = self.slot_for(&record.role_key());
         self.slot_mut(slot).refs += 1;
         let binding = Arc::new(record);
@@ -563,27 +569,34 @@ impl Index {
         for subject in &binding.subjects {
             let Some(key) = subject_key(subject, &binding.namespace) else { continue };
             let (map, name) = self.subjects_mut(&key);
-            let mut bindings = map.get(name).map(|b| SubjectBindings::clone(b)).unwrap_or_default();
+            if !map.contains_key(name) {
+                map.insert(name.into(), Arc::default());
+            }
+            // Changed in place when this batch already copied it, else copied once (the published
+            // snapshot keeps its own).
+            let bindings = Arc::make_mut(map.get_mut(name).expect("inserted above"));
             bindings.add(&binding.namespace, Entry { binding: binding.clone(), id, slot });
-            map.insert(name.into(), Arc::new(bindings));
         }
-        self.binding_ids.insert(binding_key(&binding.namespace, &binding.name).into(), id);
+        self.binding_ids.insert(key, id);
     }
 
     fn remove_binding(&mut self, namespace: &str, name: &str) {
-        let Some(id) = self.binding_ids.remove(binding_key(namespace, name).as_str()) else { return };
+        self.remove_binding_by_key(&binding_key(namespace, name));
+    }
+
+    fn remove_binding_by_key(&mut self, key: &str) {
+        let Some(id) = self.binding_ids.remove(key) else { return };
         let Some(BindingSlot { record, slot }) = self.records.set(id as usize, None) else { return };
         self.free_records.push_back(id);
+        let namespace = record.namespace.as_str();
         for subject in &record.subjects {
             let Some(key) = subject_key(subject, namespace) else { continue };
             let (map, name) = self.subjects_mut(&key);
-            let Some(bindings) = map.get(name) else { continue };
-            let mut bindings = SubjectBindings::clone(bindings);
+            let Some(bindings) = map.get_mut(name) else { continue };
+            let bindings = Arc::make_mut(bindings);
             bindings.remove(namespace, id);
             if bindings.is_empty() {
                 map.remove(name);
-            } else {
-                map.insert(name.into(), Arc::new(bindings));
             }
         }
         self.slot_mut(slot).refs -= 1;
@@ -1049,6 +1062,30 @@ mod tests {
         assert_eq!(allowed.clone().binding().name, "b");
         assert_eq!(allowed.subject(), &Subject::user("u"));
         assert!(!authz.authorize(&ask).is_allowed());
+    }
+
+    #[test]
+    fn a_write_never_changes_a_published_snapshot() {
+        // Writes change their copy in place where the batch owns it; what readers hold must not move.
+        let authz = Authorizer::new();
+        authz.upsert_role(&Role::new("ns", "r", vec![PolicyRule::resource(&["get"], &[""], &["pods"])]));
+        let binding =
+            |name: &str, user: &str| RoleBinding::new("ns", name, RoleRef::role("r"), vec![Subject::user(user)]);
+        authz.upsert_role_binding(&binding("a", "u"));
+        let ask = |user: &str| Attributes::resource(UserInfo::new(user, &["g"]), "get", pods("ns"));
+        let before = authz.read();
+        authz.update(|u| {
+            u.upsert_role_binding(&binding("b", "u"));
+            u.upsert_role_binding(&binding("c", "v"));
+            u.delete_role_binding("ns", "a");
+        });
+        assert_eq!(before.decide(&ask("u")).map(|e| e.binding.name.as_str()), Ok("a"));
+        assert!(before.decide(&ask("v")).is_err());
+        assert_eq!(before.binding_ids.len(), 1);
+        let after = authz.read();
+        assert_eq!(after.decide(&ask("u")).map(|e| e.binding.name.as_str()), Ok("b"));
+        assert_eq!(after.decide(&ask("v")).map(|e| e.binding.name.as_str()), Ok("c"));
+        assert_eq!(after.binding_ids.len(), 2);
     }
 
     #[test]
