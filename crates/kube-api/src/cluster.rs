@@ -308,6 +308,7 @@ impl ClusterServer {
         let mut admission: Vec<Arc<dyn AdmissionHook>> = vec![
             Arc::new(NamespaceLifecycle::new(objects.clone(), namespaces)),
             Arc::new(ServiceAllocator::new(objects.clone(), services)),
+            Arc::new(crate::escalation::EscalationCheck::new(rbac.index().clone())),
         ];
         admission.extend(config.admission);
 

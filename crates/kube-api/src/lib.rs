@@ -22,6 +22,7 @@ pub mod bootstrap_policy;
 mod cluster;
 pub mod connect;
 mod controllers;
+pub mod escalation;
 mod convert;
 mod discovery;
 mod encode;

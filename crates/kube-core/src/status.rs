@@ -103,7 +103,8 @@ impl std::fmt::Display for Status {
 impl std::error::Error for Status {}
 
 impl Status {
-    fn failure(code: u16, reason: &str, message: String, details: StatusDetails) -> Self {
+    /// A Failure Status with the given code, reason, message and details.
+    pub fn failure(code: u16, reason: &str, message: String, details: StatusDetails) -> Self {
         Status { status: "Failure".into(), message, reason: reason.into(), details, code }
     }
 
