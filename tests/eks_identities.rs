@@ -3,7 +3,8 @@
 //! `apply`) taking effect on the next request, assumed roles (`--role-arn` in the exec args,
 //! and a profile with `role_arn`/`source_profile`), identities of another account
 //! (`mapAccounts`, a cross-account role), and aws-auth writes EKS would silently drop refused
-//! with the key and line.
+//! with the key and line (`--dry-run=server` too); the tutorial's IAM user mapped without
+//! groups, decided by RBAC alone, and what `kubectl auth whoami` shows for it.
 
 mod eks_common;
 
@@ -69,6 +70,92 @@ fn an_iam_user_is_refused_until_aws_auth_maps_it_and_edits_take_effect_at_once()
     rampart.kubectl(&["delete", "configmap", "aws-auth", "-n", "kube-system"]).ok();
     assert!(unauthorized(&kubectl_as(&rampart, "eks-user", &["get", "ns"]).failed().stderr));
     rampart.kubectl(&["get", "ns"]).ok();
+}
+
+/// The classic EKS access tutorial's path, on the default cluster `rampart serve` writes
+/// (DIR/kubeconfig, the `aws eks get-token` exec plugin): an IAM user with a CLI profile, a Role
+/// and RoleBinding for user `eks-user`, `kubectl edit` adding a `mapUsers` entry with no groups,
+/// then `export AWS_PROFILE=eks-user` — RBAC alone decides, and `kubectl auth whoami` shows what
+/// EKS puts in the user's `extra`.
+#[test]
+fn the_tutorials_iam_user_mapped_without_groups_is_decided_by_rbac_alone() {
+    let rampart = Rampart::start();
+    let key_id = user_with_profile(&rampart, "eks-user");
+    let user_id = aws_json(&rampart, &["iam", "get-user", "--user-name", "eks-user"])["User"]["UserId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let caller = json(&aws_as(&rampart, "eks-user", &["sts", "get-caller-identity"]).ok());
+    assert_eq!(caller["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/eks-user"));
+
+    let rbac = rampart.write_file(
+        "eks-user-role.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: eks-user-role\n  namespace: default\nrules:\n- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: [list]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: eks-user-role-binding\n  namespace: default\nsubjects:\n- kind: User\n  name: eks-user\n  apiGroup: rbac.authorization.k8s.io\nroleRef:\n  kind: Role\n  name: eks-user-role\n  apiGroup: rbac.authorization.k8s.io\n",
+    );
+    // The creator (profile `default`) through the exec plugin, as the tutorial's admin.
+    let applied = rampart.kubectl(&["apply", "-f", rbac.to_str().unwrap()]).ok();
+    assert!(applied.stdout.contains("role.rbac.authorization.k8s.io/eks-user-role created"), "{}", applied.stdout);
+    assert!(unauthorized(&kubectl_as(&rampart, "eks-user", &["get", "pods"]).failed().stderr));
+
+    let editor = rampart.write_file(
+        "map-user.sh",
+        &format!(
+            "#!/bin/sh\nsed -i 's|^data:$|data:\\n  mapUsers: \\|\\n    - userarn: arn:aws:iam::{ACCOUNT}:user/eks-user\\n      username: eks-user|' \"$1\"\n"
+        ),
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edited = run(
+        rampart.command("kubectl").env("KUBE_EDITOR", &editor).args([
+            "edit",
+            "configmap",
+            "aws-auth",
+            "-n",
+            "kube-system",
+        ]),
+        None,
+    )
+    .ok();
+    assert!(edited.stdout.contains("configmap/aws-auth edited"), "{}", edited.stdout);
+    let impersonated = rampart.kubectl(&["get", "pods", "--as", "eks-user"]).ok();
+    assert!(impersonated.stderr.contains("No resources found in default namespace."), "{}", impersonated.stderr);
+
+    // export AWS_PROFILE=eks-user
+    let pods = kubectl_as(&rampart, "eks-user", &["get", "pods"]).ok();
+    assert!(pods.stderr.contains("No resources found in default namespace."), "{}", pods.stderr);
+    let secrets = kubectl_as(&rampart, "eks-user", &["get", "secrets"]).failed();
+    assert!(
+        secrets.stderr.contains(
+            "Error from server (Forbidden): secrets is forbidden: User \"eks-user\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""
+        ),
+        "{}",
+        secrets.stderr
+    );
+    assert_eq!(kubectl_as(&rampart, "eks-user", &["auth", "can-i", "list", "pods"]).ok().stdout.trim(), "yes");
+    let everything = kubectl_as(&rampart, "eks-user", &["auth", "can-i", "*", "*"]);
+    assert_eq!(everything.stdout.trim(), "no", "{}", everything.stderr);
+
+    let who = json(&kubectl_as(&rampart, "eks-user", &["auth", "whoami", "-o", "json"]).ok());
+    let user = &who["status"]["userInfo"];
+    assert_eq!(user["username"], "eks-user");
+    assert_eq!(user["uid"], format!("aws-iam-authenticator:{ACCOUNT}:{user_id}"));
+    assert_eq!(user["groups"], serde_json::json!(["system:authenticated"]));
+    let arn = format!("arn:aws:iam::{ACCOUNT}:user/eks-user");
+    assert_eq!(
+        user["extra"],
+        serde_json::json!({
+            "accessKeyId": [key_id],
+            "arn": [arn],
+            "canonicalArn": [arn],
+            "principalId": [user_id],
+            "sessionName": [""],
+            "sigs.k8s.io/aws-iam-authenticator/principalId": [user_id],
+        })
+    );
+    let table = kubectl_as(&rampart, "eks-user", &["auth", "whoami"]).ok().stdout;
+    assert!(
+        table.lines().any(|line| line.starts_with("Extra: accessKeyId ") && line.ends_with(&format!(" [{key_id}]"))),
+        "{table}"
+    );
 }
 
 #[test]
@@ -308,12 +395,22 @@ fn aws_auth_writes_that_eks_would_silently_drop_are_refused_with_key_and_line() 
     );
     as_operator(&["apply", "-f", "-"], Some(&mapped)).ok();
     let unmapped = mapped.replace("user/admin", "user/someone-else");
-    let refused = as_operator(&["apply", "-f", "-"], Some(&unmapped)).failed();
-    assert!(
-        refused.stderr.contains(&format!(
-            "configmaps \"aws-auth\" is forbidden: this aws-auth ConfigMap would leave the cluster creator arn:aws:iam::{ACCOUNT}:user/admin without access to the cluster: identity is not mapped"
-        )),
-        "{}",
-        refused.stderr
-    );
+    for dry_run in [true, false] {
+        let mut args = vec!["apply", "-f", "-"];
+        if dry_run {
+            args.push("--dry-run=server");
+        }
+        let refused = as_operator(&args, Some(&unmapped)).failed();
+        assert!(
+            refused.stderr.contains(&format!(
+                "configmaps \"aws-auth\" is forbidden: this aws-auth ConfigMap would leave the cluster creator arn:aws:iam::{ACCOUNT}:user/admin without access to the cluster: identity is not mapped"
+            )),
+            "{}",
+            refused.stderr
+        );
+    }
+    let kept =
+        as_operator(&["get", "configmap", "aws-auth", "-n", "kube-system", "-o", "jsonpath={.data.mapUsers}"], None)
+            .ok();
+    assert!(kept.stdout.contains("user/admin"), "the refused writes stored nothing: {}", kept.stdout);
 }
