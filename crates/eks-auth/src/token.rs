@@ -190,7 +190,7 @@ impl TokenVerifier {
         let pairs = goparse::parse_query(url.raw_query)
             .map_err(|_| Error::format(TokenCheck::Query, "malformed query parameter"))?;
         let params = Parameters::check(&pairs)?;
-        if params.get("action") != Some("GetCallerIdentity") {
+        if params.get("action").as_deref() != Some("GetCallerIdentity") {
             return Err(Error::format(TokenCheck::Action, "unexpected action parameter in pre-signed URL"));
         }
         let signed_headers = params.get("x-amz-signedheaders").unwrap_or_default();
@@ -200,7 +200,7 @@ impl TokenVerifier {
                 format!("client did not sign the {CLUSTER_ID_HEADER} header in the pre-signed URL"),
             ));
         }
-        let (expires, failed) = goparse::atoi(params.get("x-amz-expires").unwrap_or_default());
+        let (expires, failed) = goparse::atoi(&params.get("x-amz-expires").unwrap_or_default());
         if failed || !(0..=900).contains(&expires) {
             return Err(Error::format(
                 TokenCheck::Expires,
@@ -211,8 +211,9 @@ impl TokenVerifier {
         if date.is_empty() {
             return Err(Error::format(TokenCheck::Date, "X-Amz-Date parameter must be present in pre-signed URL"));
         }
-        let access_key_id = params.get("x-amz-credential").unwrap_or_default().split('/').next().unwrap_or_default();
-        let signed_at = goparse::parse_amz_date(date).map_err(|e| {
+        let credential = params.get("x-amz-credential").unwrap_or_default();
+        let access_key_id = credential.split('/').next().unwrap_or_default();
+        let signed_at = goparse::parse_amz_date(&date).map_err(|e| {
             Error::format(
                 TokenCheck::Date,
                 format!("error parsing X-Amz-Date parameter {date} into format {}: {e}", goparse::AMZ_DATE_LAYOUT),
@@ -245,8 +246,8 @@ impl TokenVerifier {
             .sigv4
             .verify_presigned(&request, now, PresignedExpiry::Fixed(TOKEN_LIFETIME), &lookup)
             .map_err(|error| {
-                let region = if own_origin { scope_region(&params) } else { sts_region(url.host) };
-                sts_refusal(&error, region)
+                let region = if own_origin { scope_region(&params) } else { sts_region(url.host).to_string() };
+                sts_refusal(&error, &region)
             })?;
         let (caller, session_end) = verified.principal;
         let identity = Identity::from_caller(&caller, access_key_id, url.host)?;
@@ -292,9 +293,9 @@ impl TokenVerifier {
 }
 
 /// The query parameters of a token, checked for duplicates and against the whitelist: each
-/// whitelisted parameter's value, by its position in [`PARAMETER_WHITELIST`].
+/// whitelisted parameter's value, by its position in [`PARAMETER_WHITELIST`], decoded when read.
 struct Parameters<'a> {
-    values: [Option<&'a str>; PARAMETER_WHITELIST.len()],
+    values: [Option<goparse::QueryValue<'a>>; PARAMETER_WHITELIST.len()],
 }
 
 impl<'a> Parameters<'a> {
@@ -303,7 +304,7 @@ impl<'a> Parameters<'a> {
         let mut values = [None; PARAMETER_WHITELIST.len()];
         for (key, value) in pairs {
             match PARAMETER_WHITELIST.iter().position(|allowed| key.eq_ignore_ascii_case(allowed)) {
-                Some(at) if values[at].is_none() => values[at] = Some(value.as_ref()),
+                Some(at) if values[at].is_none() => values[at] = Some(*value),
                 _ => return Err(Self::refusal(pairs)),
             }
         }
@@ -341,8 +342,12 @@ impl<'a> Parameters<'a> {
         Error::format(TokenCheck::Parameters, "query parameter with multiple values not supported")
     }
 
-    fn get(&self, lower_key: &str) -> Option<&'a str> {
-        PARAMETER_WHITELIST.iter().position(|allowed| *allowed == lower_key).and_then(|at| self.values[at])
+    fn get(&self, lower_key: &str) -> Option<Cow<'a, str>> {
+        PARAMETER_WHITELIST
+            .iter()
+            .position(|allowed| *allowed == lower_key)
+            .and_then(|at| self.values[at])
+            .map(|v| v.decoded())
     }
 }
 
@@ -365,8 +370,11 @@ fn sts_region(host: &str) -> &str {
 
 /// The region of the token's credential scope (for this Rampart's own endpoint, whose host name
 /// names none).
-fn scope_region<'a>(params: &Parameters<'a>) -> &'a str {
-    params.get("x-amz-credential").and_then(|credential| credential.split('/').nth(2)).unwrap_or_default()
+fn scope_region(params: &Parameters<'_>) -> String {
+    params
+        .get("x-amz-credential")
+        .and_then(|credential| credential.split('/').nth(2).map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// `^[[:alnum:]]([[:alnum:]\-]*[[:alnum:]])?$`, the region format the AWS SDK accepts.
