@@ -60,6 +60,16 @@ pub struct ServeArgs {
     /// (SubjectAccessReview) as webhooks for a real kube-apiserver, on this address (docs/webhook.md).
     #[arg(long, value_name = "ADDR")]
     pub webhook_listen: Option<SocketAddr>,
+    /// An audit policy file in kube-apiserver's format (audit.k8s.io/v1 Policy); without one,
+    /// every request is logged at Metadata. Each cluster logs to DIR/logs/<cluster>/audit.log.
+    #[arg(long, value_name = "FILE")]
+    pub audit_policy: Option<PathBuf>,
+    /// The audit log's size in megabytes before it is rotated.
+    #[arg(long, default_value_t = 100, value_name = "MB")]
+    pub audit_log_maxsize: u64,
+    /// How many rotated audit logs to keep (0: all).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub audit_log_maxbackup: usize,
 }
 
 /// What both front doors are started with.
@@ -93,6 +103,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Everything that can be refused is checked before the data directory is touched.
     let config = config::Config::load(args.config.as_deref())?;
     check_free(&args)?;
+    kube::audit_policy(&args)?;
     if !args.data_dir.exists() {
         // The directory holds every identity's credentials: only its owner may read it.
         std::fs::DirBuilder::new()

@@ -96,6 +96,8 @@ pub struct Cluster {
     /// Verified client certificates' subjects, by certificate (parsing X.509 on every request of
     /// a keep-alive connection would cost more than the request).
     subjects: std::sync::Mutex<HashMap<Vec<u8>, Option<(String, Vec<String>)>>>,
+    /// The audit log, once one is set.
+    audit: RwLock<Option<Arc<crate::audit::AuditLog>>>,
 }
 
 fn read<T: Clone>(lock: &RwLock<T>) -> T {
@@ -187,6 +189,17 @@ impl Cluster {
     pub fn add_authorizer(&self, authorizer: Arc<dyn Authorizer>) {
         let mut lock = self.authorizers.write().unwrap_or_else(|p| p.into_inner());
         *lock = Arc::new(crate::authz::insert(&lock, authorizer));
+    }
+
+    /// Log every request from now on to `audit` (audit.k8s.io/v1 Events), replacing any log set
+    /// before.
+    pub fn set_audit(&self, audit: crate::audit::AuditLog) {
+        *self.audit.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(audit));
+    }
+
+    /// The audit log, if one is set.
+    pub fn audit(&self) -> Option<Arc<crate::audit::AuditLog>> {
+        self.audit.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The cluster's RBAC index (what the built-in RBAC authorizer decides with).
@@ -331,6 +344,7 @@ impl ClusterServer {
             discovery: Default::default(),
             openapi: Default::default(),
             subjects: Default::default(),
+            audit: RwLock::new(None),
         });
 
         let mut names: Vec<String> = vec![

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use kube_core::{RequestInfo, Status};
 
+use crate::audit;
 use crate::authn;
 use crate::authz::{self, Decision};
 use crate::cluster::Cluster;
@@ -114,7 +115,16 @@ async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body
         Ok(info) => info,
         Err(message) => return status_response(&Status::internal(message)),
     };
-    let response = serve(&cluster, &info, request).await;
+    let mut audited = cluster.audit().map(|log| {
+        let uri = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let remote = request.extensions().get::<tls::ConnectionInfo>().map(|c| c.remote_addr.ip());
+        Audited { record: audit::Record::new(uri, request.headers(), remote), log, done: false }
+    });
+    let response = serve(&cluster, &info, request, audited.as_mut()).await;
+    let response = match audited {
+        Some(audited) => audited.finish(&info, response).await,
+        None => response,
+    };
     if info.verb != "watch" {
         let labels = RequestLabels {
             verb: info.verb.to_ascii_uppercase(),
@@ -130,23 +140,49 @@ async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body
     response
 }
 
-async fn serve(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Request<Body>) -> Response {
-    let subject = request.extensions().get::<tls::ConnectionInfo>().and_then(|c| cluster.client_subject(c));
+async fn serve(
+    cluster: &Arc<Cluster>,
+    info: &RequestInfo,
+    mut request: http::Request<Body>,
+    mut audited: Option<&mut Audited>,
+) -> Response {
+    let connection = request.extensions().get::<tls::ConnectionInfo>();
+    let x509 = connection.is_some_and(|c| !c.peer_certificates.is_empty());
+    let subject = connection.and_then(|c| cluster.client_subject(c));
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let authenticated =
         match authn::authenticate(subject, authorization, &cluster.token_authenticators(), cluster.allow_anonymous)
             .await
         {
             Ok(authenticated) => authenticated,
-            Err(status) => return status_response(&status),
+            Err(status) => {
+                if let Some(a) = audited {
+                    a.log.unauthenticated(&mut a.record, info, request.headers(), x509);
+                    a.done = true;
+                }
+                return status_response(&status);
+            }
         };
+    let requester = authenticated.into_user();
+    if let Some(a) = audited.as_deref_mut() {
+        a.record.user = Some(requester.clone());
+        a.log.authenticated(&mut a.record, info);
+    }
     let chain = cluster.authorizers();
-    let user = match impersonated(&chain, authenticated.into_user(), &request) {
+    let user = match impersonated(&chain, requester, &request) {
         Ok(user) => user,
         Err(response) => return response,
     };
     let attributes = info.attributes(user.clone());
     let (decision, authorizer) = authz::authorize(&chain, &attributes);
+    let allowed = matches!(decision, Decision::Allow(_));
+    if let Some(a) = audited.as_deref_mut() {
+        if a.record.user.as_ref() != Some(&user) {
+            a.record.impersonated = Some(user.clone());
+        }
+        let (Decision::Allow(reason) | Decision::Deny(reason) | Decision::NoOpinion(reason)) = &decision;
+        a.record.authorization = Some((allowed, reason.clone()));
+    }
     match decision {
         Decision::Allow(_) => cluster.metrics.observe_decision("allowed", authorizer),
         Decision::Deny(reason) | Decision::NoOpinion(reason) => {
@@ -154,10 +190,104 @@ async fn serve(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Reques
             return status_response(&authz::forbidden(info, &user.name, &reason));
         }
     }
+    if let Some(a) = audited
+        && a.record.level() >= audit::Level::Request
+        && matches!(*request.method(), Method::POST | Method::PUT | Method::PATCH)
+    {
+        let (parts, body) = request.into_parts();
+        let bytes = match read_body(body).await {
+            Ok(bytes) => bytes,
+            Err(status) => return status_response(&status),
+        };
+        // As JSON whatever it came as (kube-apiserver logs the decoded object).
+        let content_type = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or_default();
+        a.record.request_object = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+            crate::protobuf::decode(&bytes).ok()
+        } else if content_type.contains("yaml") {
+            std::str::from_utf8(&bytes).ok().and_then(|text| serde_saphyr::from_str(text).ok())
+        } else {
+            serde_json::from_slice(&bytes).ok()
+        };
+        request = http::Request::from_parts(parts, Body::from(bytes));
+    }
     if info.is_resource_request {
         crate::handlers::serve(cluster, info, user, request).await
     } else {
         non_resource(cluster, info, request).await
+    }
+}
+
+/// A request's audit record and the log it goes to.
+struct Audited {
+    log: Arc<audit::AuditLog>,
+    record: audit::Record,
+    /// Already logged (a failed authentication).
+    done: bool,
+}
+
+impl Audited {
+    /// Log the response's stages (a long-running response's ResponseComplete when its body
+    /// ends) and answer with the `Audit-Id` header.
+    async fn finish(self, info: &RequestInfo, response: Response) -> Response {
+        let Audited { log, mut record, done } = self;
+        let mut response = response;
+        if let Ok(id) = HeaderValue::from_str(record.audit_id()) {
+            response.headers_mut().insert("audit-id", id);
+        }
+        if done || record.level() == audit::Level::None {
+            return response;
+        }
+        let code = response.status().as_u16();
+        record.response_status = serde_json::json!({"metadata": {}, "code": code});
+        if audit::long_running(info) && code < 300 {
+            log.log(&record, info, audit::Stage::ResponseStarted);
+            if code == 101 {
+                log.log(&record, info, audit::Stage::ResponseComplete);
+                return response;
+            }
+            // ResponseComplete when the body ends (or the client goes away).
+            let info = info.clone();
+            let complete =
+                CompleteOnDrop(Some(Box::new(move || log.log(&record, &info, audit::Stage::ResponseComplete))));
+            let (parts, body) = response.into_parts();
+            let body = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+                let _ = &complete;
+                chunk
+            });
+            return Response::from_parts(parts, Body::from_stream(body));
+        }
+        if code >= 400 || record.level() == audit::Level::RequestResponse {
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+            if let Ok(object) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if object.get("kind").and_then(|k| k.as_str()) == Some("Status") {
+                    let mut status = serde_json::json!({"metadata": {}});
+                    for field in ["status", "message", "reason", "details", "code"] {
+                        if let Some(value) = object.get(field) {
+                            status[field] = value.clone();
+                        }
+                    }
+                    record.response_status = status;
+                }
+                if record.level() == audit::Level::RequestResponse {
+                    record.response_object = Some(object);
+                }
+            }
+            response = Response::from_parts(parts, Body::from(bytes));
+        }
+        log.log(&record, info, audit::Stage::ResponseComplete);
+        response
+    }
+}
+
+/// Runs its closure when dropped (a streamed body's end).
+struct CompleteOnDrop(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl Drop for CompleteOnDrop {
+    fn drop(&mut self) {
+        if let Some(complete) = self.0.take() {
+            complete();
+        }
     }
 }
 
