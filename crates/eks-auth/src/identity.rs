@@ -7,6 +7,7 @@
 //! allows; the first that maps the caller wins, and each backend's `mapAccounts` is consulted
 //! right after it. Username and group templates are then rendered.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use rbac::UserInfo;
@@ -71,10 +72,11 @@ pub struct KubernetesUser {
     pub mapped_by: MappedBy,
 }
 
-/// A backend's answer: username and group templates, and their source.
-struct Mapping {
-    username: String,
-    groups: Vec<String>,
+/// A backend's answer: username and group templates (borrowed from aws-auth when they come
+/// from there), and their source.
+struct Mapping<'a> {
+    username: Cow<'a, str>,
+    groups: Cow<'a, [String]>,
     mapped_by: MappedBy,
 }
 
@@ -89,14 +91,11 @@ pub fn resolve(
     ec2: &dyn Ec2Instances,
 ) -> Result<KubernetesUser, Error> {
     let mut errors = Vec::new();
-    let mut backends: Vec<&str> = Vec::with_capacity(2);
-    if access.mode.uses_access_entries() || access.cluster_creator.is_some() {
-        backends.push(DYNAMIC_FILE);
-    }
-    if access.mode.uses_config_map() {
-        backends.push(EKS_CONFIG_MAP);
-    }
-    for backend in backends {
+    let backends = [
+        (access.mode.uses_access_entries() || access.cluster_creator.is_some()).then_some(DYNAMIC_FILE),
+        access.mode.uses_config_map().then_some(EKS_CONFIG_MAP),
+    ];
+    for backend in backends.into_iter().flatten() {
         let mapped = match backend {
             DYNAMIC_FILE => map_dynamic_file(identity, access),
             _ => Ok(access.aws_auth.and_then(|aws_auth| aws_auth.lookup(&identity.canonical_arn)).map(|found| {
@@ -104,7 +103,7 @@ pub fn resolve(
                     AwsAuthMatch::Role(role) => MappedBy::AwsAuthRole(role.line),
                     AwsAuthMatch::User(user) => MappedBy::AwsAuthUser(user.line),
                 };
-                Mapping { username: found.username().to_string(), groups: found.groups().to_vec(), mapped_by }
+                Mapping { username: Cow::Borrowed(found.username()), groups: Cow::Borrowed(found.groups()), mapped_by }
             })),
         };
         match mapped {
@@ -170,25 +169,25 @@ fn creator_session_arn(creator_arn: &str) -> String {
 
 /// The `DynamicFile` backend: access entries (API modes) or the creator's hidden mapping
 /// (CONFIG_MAP mode).
-fn map_dynamic_file(identity: &Identity, access: &ClusterAccess<'_>) -> Result<Option<Mapping>, &'static str> {
+fn map_dynamic_file<'a>(identity: &Identity, access: &ClusterAccess<'a>) -> Result<Option<Mapping<'a>>, &'static str> {
     if access.mode.uses_access_entries() {
         return Ok(access.access_entries.find(identity)?.map(|entry| Mapping {
-            username: entry.username_template(),
-            groups: entry.groups(),
+            username: Cow::Owned(entry.username_template()),
+            groups: Cow::Owned(entry.groups()),
             mapped_by: MappedBy::AccessEntry(entry.principal_arn.clone()),
         }));
     }
     let is_creator =
         access.cluster_creator.is_some_and(|creator| creator.eq_ignore_ascii_case(&identity.canonical_arn));
     Ok(is_creator.then(|| Mapping {
-        username: CLUSTER_CREATOR_USERNAME.to_string(),
-        groups: vec!["system:masters".to_string()],
+        username: Cow::Borrowed(CLUSTER_CREATOR_USERNAME),
+        groups: Cow::Owned(vec!["system:masters".to_string()]),
         mapped_by: MappedBy::ClusterCreator,
     }))
 }
 
 fn render_mapping(
-    mapping: &Mapping,
+    mapping: &Mapping<'_>,
     identity: &Identity,
     ec2: &dyn Ec2Instances,
 ) -> Result<(String, Vec<String>), String> {
@@ -223,11 +222,20 @@ pub fn render_template(template: &str, identity: &Identity, ec2: &dyn Ec2Instanc
         out = out.replace("{{EC2PrivateDNSName}}", &dns_name);
     }
     if out.contains("{{") {
-        out = out
-            .replace("{{AccountID}}", &identity.account_id)
-            .replace("{{SessionName}}", &identity.session_name.replace('@', "-"))
-            .replace("{{SessionNameRaw}}", &identity.session_name)
-            .replace("{{AccessKeyID}}", &identity.access_key_id);
+        // One replacement after the other, as the authenticator's strings.Replace calls (a
+        // value put in may complete a later placeholder); each only when its placeholder is there.
+        for placeholder in ["{{AccountID}}", "{{SessionName}}", "{{SessionNameRaw}}", "{{AccessKeyID}}"] {
+            if !out.contains(placeholder) {
+                continue;
+            }
+            let value = match placeholder {
+                "{{AccountID}}" => Cow::Borrowed(identity.account_id.as_str()),
+                "{{SessionName}}" => Cow::Owned(identity.session_name.replace('@', "-")),
+                "{{SessionNameRaw}}" => Cow::Borrowed(identity.session_name.as_str()),
+                _ => Cow::Borrowed(identity.access_key_id.as_str()),
+            };
+            out = out.replace(placeholder, &value);
+        }
     }
     Ok(out)
 }
@@ -283,6 +291,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rendered, "111122223333:alice-example.com:alice@example.com:ASIAKEY:{{Unknown}}");
+        // The replacements run one after the other, as strings.Replace calls: a session named
+        // AccessKeyID completes the placeholder the last one fills.
+        let tricky = role_session("AccessKeyID");
+        assert_eq!(render_template("{{{{SessionName}}}}", &tricky, &no_ec2).unwrap(), "ASIAKEY");
+        assert_eq!(render_template("{{{{SessionNameRaw}}}}", &tricky, &no_ec2).unwrap(), "ASIAKEY");
+        assert_eq!(render_template("plain", &tricky, &no_ec2).unwrap(), "plain");
         assert_eq!(
             render_template("system:node:{{EC2PrivateDNSName}}", &identity, &no_ec2).unwrap_err(),
             "SessionName did not contain an instance id"
