@@ -245,6 +245,7 @@ impl TokenVerifier {
         let verified = self
             .sigv4
             .verify_presigned(&request, now, PresignedExpiry::Fixed(TOKEN_LIFETIME), &lookup)
+            .and_then(|verified| verified.require_service("sts").map(|()| verified))
             .map_err(|error| {
                 let region = if own_origin { scope_region(&params) } else { sts_region(url.host).to_string() };
                 sts_refusal(&error, &region)

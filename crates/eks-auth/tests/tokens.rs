@@ -95,6 +95,8 @@ struct Build {
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
     cluster: Option<String>,
     #[serde(default)]
     signed_headers: Option<String>,
@@ -219,9 +221,10 @@ fn build(spec: &Build, keys: &[Key]) -> (String, String) {
     let date = spec.date.as_deref().unwrap_or("20261128T110250Z");
     let scope_date = spec.scope_date.as_deref().unwrap_or(&date[..8]);
     let region = spec.region.as_deref().unwrap_or("us-east-1");
+    let service = spec.service.as_deref().unwrap_or("sts");
     let cluster = spec.cluster.as_deref().unwrap_or("demo");
     let signed_headers = spec.signed_headers.as_deref().unwrap_or("host;x-k8s-aws-id");
-    let scope = format!("{scope_date}/{region}/sts/aws4_request");
+    let scope = format!("{scope_date}/{region}/{service}/aws4_request");
 
     let mut params: Vec<(String, String)> = vec![
         ("Action".into(), "GetCallerIdentity".into()),
@@ -260,7 +263,7 @@ fn build(spec: &Build, keys: &[Key]) -> (String, String) {
     let request = SignedRequest { method: "GET", path, query: &unsigned_query, headers: &headers, body: b"" };
     let canonical = sigv4::canonical_request(&request, signed_headers, None, EMPTY_PAYLOAD_SHA256);
     let to_sign = sigv4::string_to_sign(date, &scope, &canonical);
-    let mut signature = SigningKey::derive(secret, scope_date, region, "sts").sign(&to_sign);
+    let mut signature = SigningKey::derive(secret, scope_date, region, service).sign(&to_sign);
     if spec.tamper {
         let last = if signature.ends_with('0') { '1' } else { '0' };
         signature.pop();
