@@ -49,5 +49,5 @@ pub mod watch;
 
 pub use cluster::{Cluster, ClusterConfig, ClusterHandle, ClusterServer};
 pub use error::Error;
-pub use http::{MAX_BODY_BYTES, VERSION};
+pub use http::{MAX_BODY_BYTES, VERSION, router};
 pub use objects::{Ctx, Deleted, ListResult};
