@@ -1,7 +1,8 @@
 //! eks-auth's hot paths, each beside a named peer in the same run:
 //! - token verification without the cache (every aws-iam-authenticator check, then the SigV4
 //!   signature) beside `aws-sigv4` (the AWS SDK for Rust's signer) presigning the same
-//!   `GetCallerIdentity` request — the signature computation alone;
+//!   `GetCallerIdentity` request — the signature computation alone — and beside `sigv4`'s
+//!   presigned check of the same URL alone (how much of the whole is the SigV4 part);
 //! - token verification answered from the cache (keyed SipHash-1-3 of the token, map lookup)
 //!   beside the obvious alternative, a SHA-256 (RustCrypto `sha2`) of the token and a lookup;
 //! - mapping a caller through a 1,000-entry aws-auth (indexed lookup) beside a linear scan with
@@ -123,6 +124,21 @@ fn token_verification(c: &mut Criterion) {
         b.iter(|| verifier.verify_uncached(black_box(&token), now, &Keys).unwrap())
     });
     group.bench_function("presign the same request (aws-sigv4)", |b| b.iter(aws_sigv4_presign));
+    // The share of the uncached verification that is the SigV4 check itself (in `sigv4`).
+    let url = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_start_matches("k8s-aws-v1.")).unwrap(),
+    )
+    .unwrap();
+    let query = url.split_once('?').unwrap().1;
+    let headers = [("host", HOST), ("x-k8s-aws-id", "demo")];
+    let request = SignedRequest { method: "GET", path: "/", query, headers: &headers, body: b"" };
+    let sigv4_verifier = sigv4::Verifier::new();
+    let lookup = |key: &str| Keys.lookup(key);
+    let expiry = sigv4::PresignedExpiry::Fixed(TimeDelta::minutes(15));
+    sigv4_verifier.verify_presigned(&request, now, expiry, &lookup).unwrap();
+    group.bench_function("its presigned SigV4 check alone (sigv4)", |b| {
+        b.iter(|| sigv4_verifier.verify_presigned(black_box(&request), now, expiry, &lookup).unwrap())
+    });
 
     verifier.verify(&token, now, &Keys).unwrap();
     group.bench_function("verify cached (eks-auth, keyed SipHash-1-3)", |b| {

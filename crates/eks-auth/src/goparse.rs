@@ -191,7 +191,7 @@ fn invalid_escape(text: &str, at: usize) -> String {
 fn check_escapes(text: &str) -> Result<(), String> {
     let bytes = text.as_bytes();
     let mut i = 0;
-    while let Some(found) = bytes[i..].iter().position(|&b| b == b'%') {
+    while let Some(found) = text[i..].find('%') {
         let at = i + found;
         escaped_byte(bytes, at).ok_or_else(|| invalid_escape(text, at))?;
         i = at + 3;
@@ -220,28 +220,17 @@ pub type QueryPair<'a> = (Cow<'a, str>, QueryValue<'a>);
 pub fn parse_query(raw_query: &str) -> Result<Vec<QueryPair<'_>>, String> {
     let mut pairs = Vec::with_capacity(10);
     let mut first_error = None;
+    // One scan of the whole query says whether any piece needs the `;` check.
+    let semicolons = raw_query.as_bytes().contains(&b';');
     for piece in raw_query.split('&') {
-        // One pass over the piece finds both the `=` and a `;`.
-        let mut equals = None;
-        let mut semicolon = false;
-        for (i, &b) in piece.as_bytes().iter().enumerate() {
-            match b {
-                b';' => semicolon = true,
-                b'=' if equals.is_none() => equals = Some(i),
-                _ => {}
-            }
-        }
-        if semicolon {
+        if semicolons && piece.contains(';') {
             first_error.get_or_insert_with(|| "invalid semicolon separator in query".to_string());
             continue;
         }
         if piece.is_empty() {
             continue;
         }
-        let (key, value) = match equals {
-            Some(at) => (&piece[..at], &piece[at + 1..]),
-            None => (piece, ""),
-        };
+        let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
         match unescape(key, true).and_then(|key| check_escapes(value).map(|()| key)) {
             Ok(key) => pairs.push((key, QueryValue(value))),
             Err(error) => {
