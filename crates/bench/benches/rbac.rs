@@ -161,35 +161,52 @@ fn maintenance(c: &mut Criterion) {
     }
 }
 
+/// `threads` threads each making `iters` decisions at once: the wall time.
+fn concurrently(threads: usize, iters: u64, decide: &(impl Fn(usize) + Sync)) -> Duration {
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                for _ in 0..iters {
+                    decide(t);
+                }
+            });
+        }
+    });
+    started.elapsed()
+}
+
 /// 1, 2 and 4 threads deciding at once on one authorizer, per decision: every thread asking the
-/// same thing (the worst case for shared cache lines), and each thread as a different user.
+/// same thing (the worst case for shared cache lines), and each thread as a different user. The
+/// control is the linear reference at 100 bindings, a plain immutable structure read with no
+/// synchronization at all: how far it scales is what the machine allows.
 fn parallel(c: &mut Criterion) {
     let w = Workload::generate(10_000);
     let authz = build(&w);
     let requests: Vec<Attributes> = (0..4).map(|t| w.allowed_request_of(t)).collect();
     assert!(requests.iter().all(|r| authz.authorize(r).is_allowed()));
+    let small = Workload::generate(100);
+    let linear =
+        LinearAuthorizer::new(&small.roles, &small.cluster_roles, &small.role_bindings, &small.cluster_role_bindings);
+    let small_allow = small.allowed_request();
+    assert!(linear.authorize(&small_allow).0);
     let mut group = c.benchmark_group("rbac_parallel/10000");
     group.warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    for (name, distinct) in [("indexed_allow_same_user", false), ("indexed_allow_own_user", true)] {
-        for threads in [1, 2, 4] {
+    for threads in [1, 2, 4] {
+        for (name, distinct) in [("indexed_allow_same_user", false), ("indexed_allow_own_user", true)] {
             group.bench_with_input(BenchmarkId::new(name, threads), &threads, |b, &threads| {
                 b.iter_custom(|iters| {
-                    let started = Instant::now();
-                    std::thread::scope(|s| {
-                        for t in 0..threads {
-                            let request = &requests[if distinct { t } else { 0 }];
-                            let authz = &authz;
-                            s.spawn(move || {
-                                for _ in 0..iters {
-                                    black_box(authz.authorize(black_box(request)));
-                                }
-                            });
-                        }
-                    });
-                    started.elapsed()
+                    concurrently(threads, iters, &|t| {
+                        black_box(authz.authorize(black_box(&requests[if distinct { t } else { 0 }])));
+                    })
                 })
             });
         }
+        group.bench_with_input(BenchmarkId::new("control_linear_100_allow", threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| {
+                concurrently(threads, iters, &|_| drop(black_box(linear.authorize(black_box(&small_allow)))))
+            })
+        });
     }
     group.finish();
 }

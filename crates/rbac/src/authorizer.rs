@@ -416,7 +416,73 @@ struct Entry {
 #[derive(Clone, Default)]
 struct SubjectBindings {
     cluster: Vec<Entry>,
-    namespaced: PersistentMap<Arc<str>, Arc<[Entry]>>,
+    namespaced: ByNamespace,
+}
+
+/// How many namespaces a subject's RoleBindings may span before [`ByNamespace`] becomes a map.
+const FEW_NAMESPACES: usize = 8;
+
+/// A subject's RoleBinding entries by namespace. Most subjects have RoleBindings in a few
+/// namespaces: those are a short list (a lookup compares a few names, a write copies a few
+/// pointers, and no map node is allocated per subject); past [`FEW_NAMESPACES`] a persistent
+/// map, so a write stays O(log n) for a group bound in thousands of namespaces.
+#[derive(Clone)]
+enum ByNamespace {
+    Few(Vec<(Arc<str>, Arc<[Entry]>)>),
+    Many(PersistentMap<Arc<str>, Arc<[Entry]>>),
+}
+
+impl Default for ByNamespace {
+    fn default() -> Self {
+        ByNamespace::Few(Vec::new())
+    }
+}
+
+impl ByNamespace {
+    fn is_empty(&self) -> bool {
+        match self {
+            ByNamespace::Few(list) => list.is_empty(),
+            ByNamespace::Many(map) => map.is_empty(),
+        }
+    }
+
+    fn get(&self, namespace: &str) -> Option<&Arc<[Entry]>> {
+        match self {
+            ByNamespace::Few(list) => list.iter().find(|(ns, _)| **ns == *namespace).map(|(_, entries)| entries),
+            ByNamespace::Many(map) => map.get(namespace),
+        }
+    }
+
+    fn get_mut(&mut self, namespace: &str) -> Option<&mut Arc<[Entry]>> {
+        match self {
+            ByNamespace::Few(list) => list.iter_mut().find(|(ns, _)| **ns == *namespace).map(|(_, entries)| entries),
+            ByNamespace::Many(map) => map.get_mut(namespace),
+        }
+    }
+
+    /// Adds the entries of a namespace not held yet.
+    fn insert(&mut self, namespace: &str, entries: Arc<[Entry]>) {
+        match self {
+            ByNamespace::Few(list) if list.len() < FEW_NAMESPACES => list.push((namespace.into(), entries)),
+            ByNamespace::Few(list) => {
+                let mut map: PersistentMap<_, _> = list.drain(..).collect();
+                map.insert(namespace.into(), entries);
+                *self = ByNamespace::Many(map);
+            }
+            ByNamespace::Many(map) => {
+                map.insert(namespace.into(), entries);
+            }
+        }
+    }
+
+    fn remove(&mut self, namespace: &str) {
+        match self {
+            ByNamespace::Few(list) => list.retain(|(ns, _)| **ns != *namespace),
+            ByNamespace::Many(map) => {
+                map.remove(namespace);
+            }
+        }
+    }
 }
 
 impl SubjectBindings {
@@ -438,9 +504,7 @@ impl SubjectBindings {
                     *list = list.iter().cloned().chain([entry]).collect();
                 }
             }
-            None => {
-                self.namespaced.insert(namespace.into(), Arc::new([entry]));
-            }
+            None => self.namespaced.insert(namespace, Arc::new([entry])),
         }
     }
 
@@ -1086,6 +1150,32 @@ mod tests {
         assert_eq!(after.decide(&ask("u")).map(|e| e.binding.name.as_str()), Ok("b"));
         assert_eq!(after.decide(&ask("v")).map(|e| e.binding.name.as_str()), Ok("c"));
         assert_eq!(after.binding_ids.len(), 2);
+    }
+
+    #[test]
+    fn a_subject_bound_in_many_namespaces() {
+        // Past a few namespaces a subject's RoleBindings move from a list to a map; both answer alike.
+        let authz = Authorizer::new();
+        let namespaces: Vec<String> = (0..3 * FEW_NAMESPACES).map(|i| format!("ns{i}")).collect();
+        let ask = |ns: &str| Attributes::resource(UserInfo::new("u", &["team"]), "get", pods(ns));
+        for (i, ns) in namespaces.iter().enumerate() {
+            authz.upsert_role(&Role::new(ns, "r", vec![PolicyRule::resource(&["get"], &[""], &["pods"])]));
+            authz.upsert_role_binding(&RoleBinding::new(ns, "b", RoleRef::role("r"), vec![Subject::group("team")]));
+            // Every namespace bound so far answers, the next one not yet.
+            assert!(namespaces[..=i].iter().all(|ns| authz.authorize(&ask(ns)).is_allowed()), "{i}");
+            assert!(!authz.authorize(&ask(&format!("ns{}", i + 1))).is_allowed());
+        }
+        for ns in namespaces.iter().step_by(2) {
+            authz.delete_role_binding(ns, "b");
+        }
+        for (i, ns) in namespaces.iter().enumerate() {
+            assert_eq!(authz.authorize(&ask(ns)).is_allowed(), i % 2 == 1, "{ns}");
+        }
+        assert_eq!(authz.rules_for(&UserInfo::new("u", &["team"]), "ns1").0.len(), 1);
+        for ns in namespaces.iter().skip(1).step_by(2) {
+            authz.delete_role_binding(ns, "b");
+        }
+        assert!(authz.read().groups.is_empty());
     }
 
     #[test]
