@@ -157,6 +157,21 @@ fn maintenance(c: &mut Criterion) {
         });
         let role = w.roles[0].clone();
         group.bench_function("upsert_role", |b| b.iter(|| authz.upsert_role(black_box(&role))));
+        // A burst of changes (a watch backlog, an apply of many objects) published in one batch:
+        // per change, compare with upsert_and_delete_binding.
+        let burst = w.binding_burst(100);
+        group.bench_function("upsert_and_delete_binding_batched_100", |b| {
+            b.iter_custom(|iters| {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    authz.update(|u| burst.iter().for_each(|rb| u.upsert_role_binding(black_box(rb))));
+                    authz.update(|u| {
+                        burst.iter().for_each(|rb| u.delete_role_binding(&rb.metadata.namespace, &rb.metadata.name))
+                    });
+                }
+                started.elapsed() / burst.len() as u32
+            })
+        });
         group.finish();
     }
 }

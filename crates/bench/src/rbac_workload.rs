@@ -79,6 +79,21 @@ impl Workload {
         RoleBinding::new("ns0", "extra", RoleRef::role("pod-reader"), vec![Subject::user("extra")])
     }
 
+    /// `k` RoleBindings not in the set, spread over the namespaces, each for a new user.
+    pub fn binding_burst(&self, k: usize) -> Vec<RoleBinding> {
+        (0..k)
+            .map(|j| {
+                let name = format!("extra-{j}");
+                RoleBinding::new(
+                    &format!("ns{}", j % NAMESPACES),
+                    &name,
+                    RoleRef::role("pod-reader"),
+                    vec![Subject::user(&name)],
+                )
+            })
+            .collect()
+    }
+
     /// The same grants as Cedar policies: one `permit` per binding (the bootstrap policy left out).
     pub fn cedar_policies(&self) -> String {
         let mut text = String::new();
