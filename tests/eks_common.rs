@@ -126,6 +126,32 @@ pub fn set_aws_auth(
     admin_kubectl_stdin(rampart, &["apply", "-f", "-"], &configmap.to_string())
 }
 
+/// `kubectl edit configmap aws-auth -n kube-system` (the env file's kubeconfig, so as the
+/// default profile) with an editor that puts a `mapUsers` key holding `entries` (YAML lines, as
+/// indented under the key) right after `data:`. Asserts kubectl says it edited the ConfigMap.
+#[track_caller]
+pub fn edit_aws_auth_map_users(rampart: &Rampart, entries: &[&str]) -> Output {
+    let added = entries.iter().map(|line| format!("\\n    {line}")).collect::<String>();
+    let editor = rampart.write_file(
+        &format!("edit-{}.sh", uuid_like(&added)),
+        &format!("#!/bin/sh\nsed -i 's|^data:$|data:\\n  mapUsers: \\|{added}|' \"$1\"\n"),
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edited = run(
+        rampart.command("kubectl").env("KUBE_EDITOR", &editor).args([
+            "edit",
+            "configmap",
+            "aws-auth",
+            "-n",
+            "kube-system",
+        ]),
+        None,
+    )
+    .ok();
+    assert!(edited.stdout.contains("configmap/aws-auth edited"), "{}", edited.stdout);
+    edited
+}
+
 /// A kubeconfig for the cluster `kubeconfig` (a file of `aws eks update-kubeconfig`'s form)
 /// names, with no user: for `kubectl --token`.
 pub fn token_kubeconfig(rampart: &Rampart, from: &PathBuf, name: &str) -> PathBuf {

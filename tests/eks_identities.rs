@@ -25,25 +25,15 @@ fn an_iam_user_is_refused_until_aws_auth_maps_it_and_edits_take_effect_at_once()
     );
 
     // `kubectl edit` with an editor that adds a mapUsers entry.
-    let editor = rampart.write_file(
-        "add-user.sh",
-        &format!(
-            "#!/bin/sh\nsed -i 's|^data:$|data:\\n  mapUsers: \\|\\n    - userarn: arn:aws:iam::{ACCOUNT}:user/eks-user\\n      username: eks-user\\n      groups:\\n      - system:masters|' \"$1\"\n"
-        ),
+    edit_aws_auth_map_users(
+        &rampart,
+        &[
+            &format!("- userarn: arn:aws:iam::{ACCOUNT}:user/eks-user"),
+            "  username: eks-user",
+            "  groups:",
+            "  - system:masters",
+        ],
     );
-    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let edited = run(
-        rampart.command("kubectl").env("KUBE_EDITOR", &editor).args([
-            "edit",
-            "configmap",
-            "aws-auth",
-            "-n",
-            "kube-system",
-        ]),
-        None,
-    )
-    .ok();
-    assert!(edited.stdout.contains("configmap/aws-auth edited"), "{}", edited.stdout);
     let who = json(&kubectl_as(&rampart, "eks-user", &["auth", "whoami", "-o", "json"]).ok());
     assert_eq!(who["status"]["userInfo"]["username"], "eks-user");
     assert_eq!(who["status"]["userInfo"]["groups"], serde_json::json!(["system:masters", "system:authenticated"]));
@@ -97,25 +87,10 @@ fn the_tutorials_iam_user_mapped_without_groups_is_decided_by_rbac_alone() {
     assert!(applied.stdout.contains("role.rbac.authorization.k8s.io/eks-user-role created"), "{}", applied.stdout);
     assert!(unauthorized(&kubectl_as(&rampart, "eks-user", &["get", "pods"]).failed().stderr));
 
-    let editor = rampart.write_file(
-        "map-user.sh",
-        &format!(
-            "#!/bin/sh\nsed -i 's|^data:$|data:\\n  mapUsers: \\|\\n    - userarn: arn:aws:iam::{ACCOUNT}:user/eks-user\\n      username: eks-user|' \"$1\"\n"
-        ),
+    edit_aws_auth_map_users(
+        &rampart,
+        &[&format!("- userarn: arn:aws:iam::{ACCOUNT}:user/eks-user"), "  username: eks-user"],
     );
-    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let edited = run(
-        rampart.command("kubectl").env("KUBE_EDITOR", &editor).args([
-            "edit",
-            "configmap",
-            "aws-auth",
-            "-n",
-            "kube-system",
-        ]),
-        None,
-    )
-    .ok();
-    assert!(edited.stdout.contains("configmap/aws-auth edited"), "{}", edited.stdout);
     let impersonated = rampart.kubectl(&["get", "pods", "--as", "eks-user"]).ok();
     assert!(impersonated.stderr.contains("No resources found in default namespace."), "{}", impersonated.stderr);
 
