@@ -57,15 +57,21 @@ pub fn canonicalize(arn: &str) -> Result<(PrincipalType, String), String> {
     if !PARTITIONS.contains(&parsed.partition) {
         return Err(format!("arn '{arn}' does not have a recognized partition"));
     }
-    let parts: Vec<&str> = parsed.resource.split('/').collect();
-    match (parsed.service, parts[0]) {
+    let (kind, rest) = parsed.resource.split_once('/').unwrap_or((parsed.resource, ""));
+    match (parsed.service, kind) {
         ("sts", "federated-user") => Ok((PrincipalType::FederatedUser, arn.to_string())),
         ("sts", "assumed-role") => {
-            if parts.len() < 3 {
+            // `assumed-role/<role>/<session>`: the role is everything between the first and the
+            // last `/`.
+            let Some((role, _session)) = rest.rsplit_once('/') else {
                 return Err(format!("assumed-role arn '{arn}' does not have a role"));
+            };
+            let mut canonical =
+                String::with_capacity(16 + parsed.partition.len() + parsed.account_id.len() + role.len());
+            for piece in ["arn:", parsed.partition, ":iam::", parsed.account_id, ":role/", role] {
+                canonical.push_str(piece);
             }
-            let role = parts[1..parts.len() - 1].join("/");
-            Ok((PrincipalType::AssumedRole, format!("arn:{}:iam::{}:role/{role}", parsed.partition, parsed.account_id)))
+            Ok((PrincipalType::AssumedRole, canonical))
         }
         ("sts", _) => Err(format!("unrecognized resource {} for service sts", parsed.resource)),
         ("iam", "role") => Ok((PrincipalType::Role, arn.to_string())),
@@ -130,11 +136,15 @@ impl Identity {
                 (caller.user_id.clone(), String::new())
             }
             PrincipalType::AssumedRole | PrincipalType::Role => {
-                let parts: Vec<&str> = caller.user_id.split(':').collect();
-                let [user_id, session_name] = parts[..] else {
-                    return Err(Error::sts(TokenCheck::Identity, format!("malformed UserID {:?}", caller.user_id)));
-                };
-                (user_id.to_string(), session_name.to_string())
+                // Exactly two `:`-separated parts.
+                match caller.user_id.split_once(':') {
+                    Some((user_id, session_name)) if !session_name.contains(':') => {
+                        (user_id.to_string(), session_name.to_string())
+                    }
+                    _ => {
+                        return Err(Error::sts(TokenCheck::Identity, format!("malformed UserID {:?}", caller.user_id)));
+                    }
+                }
             }
         };
         Ok(Identity {
