@@ -1006,14 +1006,9 @@ mod tests {
         ResourceAttributes::new(ns, "", "pods")
     }
 
-    #[test]
-    fn decisions_and_the_authorizer_cross_threads() {
-        // The API server shares the authorizer across its threads and may hold a decision across
-        // an await: both must stay Send + Sync.
-        fn shared<T: Send + Sync + 'static>() {}
-        shared::<Authorizer>();
-        shared::<Decision>();
-        let authz = Arc::new(Authorizer::new());
+    /// User `u` may get /healthz through ClusterRoleBinding `b` of ClusterRole `r`.
+    fn healthz_for_u() -> (Authorizer, Attributes) {
+        let authz = Authorizer::new();
         authz.upsert_cluster_role(&ClusterRole::new("r", vec![PolicyRule::non_resource(&["get"], &["/healthz"])]));
         authz.upsert_cluster_role_binding(&ClusterRoleBinding::new(
             "b",
@@ -1021,6 +1016,18 @@ mod tests {
             vec![Subject::user("u")],
         ));
         let ask = Attributes::non_resource(UserInfo::new("u", &[]), "get", "/healthz");
+        (authz, ask)
+    }
+
+    #[test]
+    fn decisions_and_the_authorizer_cross_threads() {
+        // The API server shares the authorizer across its threads and may hold a decision across
+        // an await: both must stay Send + Sync.
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<Authorizer>();
+        shared::<Decision>();
+        let (authz, ask) = healthz_for_u();
+        let authz = Arc::new(authz);
         let decision = authz.authorize(&ask);
         // Made on this thread, read and dropped on another, after the index moved on.
         authz.delete_cluster_role_binding("b");
@@ -1112,14 +1119,7 @@ mod tests {
 
     #[test]
     fn readers_keep_their_snapshot() {
-        let authz = Authorizer::new();
-        authz.upsert_cluster_role(&ClusterRole::new("r", vec![PolicyRule::non_resource(&["get"], &["/healthz"])]));
-        authz.upsert_cluster_role_binding(&ClusterRoleBinding::new(
-            "b",
-            RoleRef::cluster_role("r"),
-            vec![Subject::user("u")],
-        ));
-        let ask = Attributes::non_resource(UserInfo::new("u", &[]), "get", "/healthz");
+        let (authz, ask) = healthz_for_u();
         let Decision::Allow(allowed) = authz.authorize(&ask) else { panic!("not allowed") };
         // The binding goes away; the decision already made still names it, new decisions do not.
         authz.delete_cluster_role_binding("b");
