@@ -69,12 +69,11 @@ pub fn resolve(arg: &str) -> Resolved {
     if lower == "*" {
         return Resolved::Unknown { resource: "*".into(), group: String::new() };
     }
-    if let Some((resource, rest)) = lower.split_once('.') {
-        if let Some((version, group)) = rest.split_once('.') {
-            if let Some(r) = table().iter().find(|r| r.named(resource) && r.version == version && r.group == group) {
-                return Resolved::Known(r);
-            }
-        }
+    if let Some((resource, rest)) = lower.split_once('.')
+        && let Some((version, group)) = rest.split_once('.')
+        && let Some(r) = table().iter().find(|r| r.named(resource) && r.version == version && r.group == group)
+    {
+        return Resolved::Known(r);
     }
     let (resource, group) = lower.split_once('.').unwrap_or((&lower, ""));
     let found = table().iter().find(|r| r.named(resource) && (group.is_empty() || r.group == group));
