@@ -28,7 +28,7 @@ pub use attributes::{
 };
 pub use authorizer::{
     Allowed, Authorizer, BindingRecord, BindingRules, Decision, Grant, NoOpinion, NonResourceRule, ResourceRule,
-    RoleKey, Scope, SubjectRulesReviewStatus, describe_subject, subject_applies,
+    RoleKey, Scope, SubjectRulesReviewStatus, Update, describe_subject, subject_applies,
 };
 pub use error::RbacError;
 pub use escalation::{

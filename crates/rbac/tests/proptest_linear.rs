@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use rbac::linear::LinearAuthorizer;
 use rbac::{
     Attributes, Authorizer, ClusterRole, ClusterRoleBinding, Decision, PolicyRule, ResourceAttributes, Role,
-    RoleBinding, RoleKey, RoleRef, Subject, UserInfo,
+    RoleBinding, RoleKey, RoleRef, Subject, Update, UserInfo,
 };
 
 const NAMESPACES: [&str; 3] = ["a", "b", "c"];
@@ -115,7 +115,7 @@ struct Model {
     cluster_role_bindings: BTreeMap<String, ClusterRoleBinding>,
 }
 
-fn apply(authz: &Authorizer, model: &mut Model, op: &Op) {
+fn apply(authz: &mut Update<'_>, model: &mut Model, op: &Op) {
     let key = |ns: &str, n: &str| (ns.to_string(), n.to_string());
     match op.clone() {
         Op::Role(ns, n, rules) => {
@@ -176,11 +176,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     #[test]
-    fn indexed_matches_linear(ops in proptest::collection::vec(op(), 0..40), requests in proptest::collection::vec(request(), 1..20)) {
+    fn indexed_matches_linear(ops in proptest::collection::vec(op(), 0..40), requests in proptest::collection::vec(request(), 1..20), batch in 1..8usize) {
         let authz = Authorizer::new();
         let mut model = Model::default();
         for op in &ops {
-            apply(&authz, &mut model, op);
+            authz.update(|u| apply(u, &mut model, op));
+        }
+        // The same changes published in batches (several changes to one copy of the index).
+        let batched = Authorizer::new();
+        for chunk in ops.chunks(batch) {
+            batched.update(|u| chunk.iter().for_each(|op| apply(u, &mut Model::default(), op)));
         }
         let roles: Vec<Role> = model.roles.values().cloned().collect();
         let cluster_roles: Vec<ClusterRole> = model.cluster_roles.values().cloned().collect();
@@ -195,6 +200,7 @@ proptest! {
             let decision = authz.authorize(attrs);
             prop_assert_eq!(decision.is_allowed(), allowed, "{:?} linear reason {}", attrs, reason);
             prop_assert_eq!(fresh.authorize(attrs).is_allowed(), allowed);
+            prop_assert_eq!(batched.authorize(attrs).reason(), decision.reason());
             let ns = attrs.namespace();
             match decision {
                 Decision::Allow(a) => {
