@@ -81,6 +81,11 @@ impl Runtime {
         lock(&self.sandboxes).get(pod_uid).cloned()
     }
 
+    /// The pods of `cluster` that have a sandbox.
+    pub fn pods_of(&self, cluster: &str) -> Vec<PodRef> {
+        lock(&self.sandboxes).values().filter(|s| s.pod.cluster == cluster).map(|s| s.pod.clone()).collect()
+    }
+
     /// Stops every container of the pod (SIGTERM, SIGKILL after `grace`), kills its exec
     /// sessions, ends its log followers and removes its directory. Also removes a directory
     /// left by an earlier server run.

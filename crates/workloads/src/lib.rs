@@ -53,6 +53,8 @@ pub struct Workloads {
     tasks: Vec<JoinHandle<()>>,
     kubelet: Arc<lifecycle::Kubelet>,
     pool: Vec<PoolNode>,
+    runtime: Arc<Runtime>,
+    cluster: String,
 }
 
 impl Workloads {
@@ -61,12 +63,20 @@ impl Workloads {
         &self.pool
     }
 
-    /// Stops the controllers and the pods' workers (their containers stop with the runtime).
+    /// Stops the controllers and the pods' workers; the cluster's sandboxes are removed in the
+    /// background (their processes stopped), as when a cluster is deleted.
     pub fn shutdown(self) {
         for task in &self.tasks {
             task.abort();
         }
         self.kubelet.stop();
+        let runtime = Arc::clone(&self.runtime);
+        let cluster = self.cluster.clone();
+        tokio::spawn(async move {
+            for pod in runtime.pods_of(&cluster) {
+                let _ = runtime.remove_pod_sandbox(&pod, std::time::Duration::from_secs(2)).await;
+            }
+        });
     }
 }
 
@@ -104,5 +114,11 @@ pub async fn install(cluster: &Arc<Cluster>, config: WorkloadsConfig) -> Result<
     tasks.extend(deployments.spawn());
     tasks.extend(nodes::spawn(Arc::clone(&api), Arc::clone(&cache), Arc::clone(&pool)));
     tracing::info!(cluster = %cluster.name, nodes = pool.members.len(), "simulated workloads installed");
-    Ok(Workloads { tasks, kubelet, pool: pool.members.clone() })
+    Ok(Workloads {
+        tasks,
+        kubelet,
+        pool: pool.members.clone(),
+        runtime: Arc::clone(&config.runtime),
+        cluster: cluster.name.clone(),
+    })
 }

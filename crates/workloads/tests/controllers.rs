@@ -325,3 +325,40 @@ async fn unschedulable_pods_wait_with_the_reason_and_deletion_is_graceful() {
         && e["reason"] == "Killing"
         && e["message"] == "Stopping container c"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_stops_the_clusters_containers_and_removes_their_sandboxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let store: Arc<dyn store::Store> = Arc::new(store::MemStore::new());
+    let handle =
+        ClusterServer::start(ClusterConfig::new("hooked", "127.0.0.1:0".parse().unwrap(), store)).await.unwrap();
+    let policy = ExecPolicy::decide(ExecMode::Local, &[handle.addr()]);
+    let runtime = Arc::new(Runtime::new(dir.path().join("pods"), policy));
+    let pool = NodePool::new(1, NodeCapacity::default(), "eu-west-1").unwrap();
+    let config = WorkloadsConfig { runtime: Arc::clone(&runtime), node_pool: pool };
+    let workloads = workloads::install(handle.cluster(), config).await.unwrap();
+    let cluster = handle.cluster();
+    let node = get(cluster, "nodes", "", "ip-192-168-0-10.eu-west-1.compute.internal").await;
+    assert!(node.is_some(), "the pool is registered");
+    let pods = cluster.resource("", "v1", "pods").unwrap();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+        "spec": {"containers": [{"name": "c", "image": "busybox",
+            "command": ["sh", "-c", format!("echo $$ > {}; exec sleep 3600", pid_file.display())]}]}});
+    cluster.create(&pods, "default", pod, &mut admin()).await.unwrap();
+    wait_for(20, "the pod running", || async { get(cluster, "pods", "", "p").await.filter(|p| phase(p) == "Running") })
+        .await;
+    let pods_of = runtime.pods_of("hooked");
+    assert_eq!(pods_of.len(), 1);
+    let sandbox = runtime.sandbox(&pods_of[0].uid).unwrap().dir().to_path_buf();
+    assert!(sandbox.is_dir());
+    let pid = wait_for(20, "the container's pid", || async {
+        std::fs::read_to_string(&pid_file).ok().filter(|s| s.ends_with('\n'))
+    })
+    .await;
+    workloads.shutdown();
+    wait_for(20, "the sandbox removed", || async { (!sandbox.exists()).then_some(()) }).await;
+    assert!(runtime.pods_of("hooked").is_empty());
+    assert!(!std::path::Path::new("/proc").join(pid.trim()).exists(), "the container's process is gone");
+    handle.shutdown().await;
+}
