@@ -33,7 +33,10 @@ fn everyday_flow(minor: u32) {
     assert_eq!(k(&["apply", "-f", path]).ok().stdout.trim(), "role.rbac.authorization.k8s.io/r unchanged");
     std::fs::write(&role, std::fs::read_to_string(&role).unwrap().replace("[get]", "[get, list]")).unwrap();
     assert_eq!(k(&["apply", "-f", path]).ok().stdout.trim(), "role.rbac.authorization.k8s.io/r configured");
-    assert_eq!(k(&["apply", "--server-side", "-f", path]).ok().stdout.trim(), "role.rbac.authorization.k8s.io/r serverside-applied");
+    assert_eq!(
+        k(&["apply", "--server-side", "-f", path]).ok().stdout.trim(),
+        "role.rbac.authorization.k8s.io/r serverside-applied"
+    );
     assert_eq!(k(&["scale", "deploy", "web", "--replicas=2"]).ok().stdout.trim(), "deployment.apps/web scaled");
     let explain = k(&["explain", "configmap.data"]).ok();
     assert!(explain.stdout.contains("Data contains the configuration data"), "{}", explain.stdout);

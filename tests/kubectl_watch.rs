@@ -130,3 +130,29 @@ fn raw_watches_start_after_their_resource_version_and_follow_selectors() {
         .collect();
     assert_eq!(names, ["c1", "kube-root-ca.crt", "old"]);
 }
+
+#[test]
+fn a_watch_from_before_a_restart_is_served_from_the_stores_history() {
+    let mut rampart = Rampart::start();
+    rampart.kubectl(&["create", "configmap", "kept", "--from-literal=a=b"]).ok();
+    let rv = rampart.kubectl(&["get", "configmap", "kept", "-o", "jsonpath={.metadata.resourceVersion}"]).ok().stdout;
+    rampart.kubectl(&["label", "configmap", "kept", "x=1"]).ok();
+    // The new server's watch window starts empty: everything before it is in the store only.
+    rampart.restart();
+    rampart.kubectl(&["create", "configmap", "later", "--from-literal=a=b"]).ok();
+    rampart.kubectl(&["delete", "configmap", "kept"]).ok();
+    let url = format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=2");
+    let out = rampart.kubectl(&["get", "--raw", &url]).ok();
+    let events: Vec<serde_json::Value> =
+        out.stdout.lines().map(|l| serde_json::from_str(l).expect("a JSON event per line")).collect();
+    let summary: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["object"]["metadata"]["name"].as_str().unwrap()))
+        .filter(|(_, name)| *name != "kube-root-ca.crt")
+        .collect();
+    assert_eq!(summary, [("MODIFIED", "kept"), ("ADDED", "later"), ("DELETED", "kept")], "{}", out.stdout);
+    assert_eq!(events.iter().find(|e| e["type"] == "MODIFIED").unwrap()["object"]["metadata"]["labels"]["x"], "1");
+    let versions: Vec<u64> =
+        events.iter().map(|e| e["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()).collect();
+    assert!(versions.windows(2).all(|w| w[0] < w[1]) && versions[0] > rv.parse().unwrap(), "{versions:?}");
+}

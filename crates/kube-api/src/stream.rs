@@ -1,6 +1,7 @@
 //! Watch streams: one JSON object per line (`ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK`,
 //! `ERROR`), fed from the cluster's watch hub. A watch from a resourceVersion sees only later
-//! changes; a watch without one (or with "0", or `sendInitialEvents`) first gets the current
+//! changes (from the store's history when the hub's window does not reach back that far, 410
+//! Expired once compacted); a watch without one (or with "0", or `sendInitialEvents`) first gets the current
 //! objects as ADDED. Selectors turn changes into ADDED/DELETED as objects enter or leave them,
 //! as kube-apiserver does. Tables and PartialObjectMetadata are served per event.
 
@@ -133,7 +134,11 @@ pub async fn watch(
     Cluster::check_field_selector(&def, &options)?;
     let requested = options.revision().map_err(Status::from)?;
     let initial = requested.is_none() || options.send_initial_events == Some(true);
-    let subscription = match cluster.hub.subscribe(if initial { None } else { requested }) {
+    let subscription = match requested.filter(|_| !initial) {
+        None => cluster.hub.subscribe(None),
+        Some(rv) => cluster.hub.subscribe_at(rv).await,
+    };
+    let subscription = match subscription {
         Ok(subscription) => subscription,
         Err(status) => {
             let body = line_str("ERROR", &status.to_json());
@@ -174,6 +179,7 @@ pub async fn watch(
         }
     }
     let backlog = subscription.backlog;
+    let live_after = subscription.live_after;
     let mut live = subscription.live;
     let interval = cluster.bookmark_interval;
     let hub = cluster.hub.clone();
@@ -198,6 +204,7 @@ pub async fn watch(
                     }
                 }
             }
+            writer.after = writer.after.max(live_after);
             loop {
                 tokio::select! {
                     signal = live.recv() => match signal {

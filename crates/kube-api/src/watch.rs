@@ -2,9 +2,10 @@
 //!
 //! The hub follows the cluster's key prefix from the store and keeps a bounded window of recent
 //! events (kube-apiserver's watch cache does the same), so a watch "from resourceVersion N" is
-//! served from memory; a version older than the window is 410 Expired and the client lists again.
-//! Events are decoded at most once, lazily, and their JSON lines are cached, so a thousand
-//! watchers of one resource cost one decode and one serialization per event.
+//! served from memory. A version older than the window is served from the store's history
+//! ([`WatchHub::subscribe_at`]) and is 410 Expired, in kube-apiserver's words, only once the
+//! store has compacted it. Events are decoded at most once, lazily, and their JSON lines are
+//! cached, so a thousand watchers of one resource cost one decode and one serialization per event.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -61,6 +62,26 @@ impl HubEvent {
         let object = self.object()?;
         Some(self.lines[event_type as usize].get_or_init(|| line(event_type, object)).clone())
     }
+
+    /// The hub's form of a store event (read with `prev_kv`).
+    fn from_store(event: store::Event) -> HubEvent {
+        let deleted = event.kind == EventKind::Delete;
+        let (value, prev) = if deleted {
+            (event.prev_kv.map(|kv| kv.value).unwrap_or_default(), None)
+        } else {
+            (event.kv.value, event.prev_kv.map(|kv| (kv.value, kv.mod_revision)))
+        };
+        HubEvent {
+            revision: event.kv.mod_revision,
+            key: event.kv.key,
+            deleted,
+            value,
+            prev,
+            object: OnceLock::new(),
+            prev_object: OnceLock::new(),
+            lines: Default::default(),
+        }
+    }
 }
 
 /// The type of a watch event.
@@ -114,6 +135,9 @@ struct HubState {
 
 /// The per-cluster fan-out of store changes.
 pub struct WatchHub {
+    store: Arc<dyn Store>,
+    /// The cluster's key prefix.
+    prefix: String,
     state: Mutex<HubState>,
     tx: broadcast::Sender<HubSignal>,
     capacity: usize,
@@ -125,6 +149,9 @@ pub struct Subscription {
     pub live: broadcast::Receiver<HubSignal>,
     /// The revision the subscription starts after.
     pub after: Revision,
+    /// Live events up to this revision are already in the backlog (a backlog read from the
+    /// store may reach past the point where `live` started).
+    pub live_after: Revision,
 }
 
 impl WatchHub {
@@ -134,6 +161,8 @@ impl WatchHub {
         let current = store.current_revision().await.map_err(crate::storage::store_status)?;
         let (tx, _) = broadcast::channel(capacity.max(1024));
         let hub = Arc::new(WatchHub {
+            store: store.clone(),
+            prefix: prefix.clone(),
             state: Mutex::new(HubState { buffer: VecDeque::new(), oldest: current, last: current }),
             tx,
             capacity,
@@ -208,22 +237,7 @@ impl WatchHub {
         let mut last = None;
         for event in events {
             let revision = event.kv.mod_revision;
-            let deleted = event.kind == EventKind::Delete;
-            let (value, prev) = if deleted {
-                (event.prev_kv.as_ref().map(|kv| kv.value.clone()).unwrap_or_default(), None)
-            } else {
-                (event.kv.value.clone(), event.prev_kv.as_ref().map(|kv| (kv.value.clone(), kv.mod_revision)))
-            };
-            let hub_event = Arc::new(HubEvent {
-                revision,
-                key: event.kv.key,
-                deleted,
-                value,
-                prev,
-                object: OnceLock::new(),
-                prev_object: OnceLock::new(),
-                lines: Default::default(),
-            });
+            let hub_event = Arc::new(HubEvent::from_store(event));
             state.buffer.push_back(hub_event.clone());
             while state.buffer.len() > self.capacity {
                 if let Some(evicted) = state.buffer.pop_front() {
@@ -239,18 +253,57 @@ impl WatchHub {
     }
 
     /// Subscribe to every change after `after` (`None`: after the last change seen, for a watch
-    /// that first lists the current state at [`Subscription::after`]).
+    /// that first lists the current state at [`Subscription::after`]) from the hub's window; a
+    /// revision older than the window is 410 Expired here (see [`WatchHub::subscribe_at`]).
     pub fn subscribe(&self, after: Option<Revision>) -> Result<Subscription, Status> {
         let state = self.state();
         let live = self.tx.subscribe();
         match after {
-            None => Ok(Subscription { backlog: vec![], live, after: state.last }),
-            Some(rv) if rv < state.oldest => Err(Status::too_old_resource_version(rv, state.oldest + 1)),
+            None => Ok(Subscription { backlog: vec![], live, after: state.last, live_after: state.last }),
+            Some(rv) if rv < state.oldest => Err(Status::too_old_resource_version(rv, state.oldest)),
             Some(rv) => {
                 let backlog = state.buffer.iter().filter(|e| e.revision > rv).cloned().collect();
-                Ok(Subscription { backlog, live, after: rv })
+                Ok(Subscription { backlog, live, after: rv, live_after: state.last })
             }
         }
+    }
+
+    /// Subscribe to every change after `rv`: from the hub's window when it reaches back that
+    /// far, else from the store's history, which is 410 Expired ("too old resource version:
+    /// RV (OLDEST)", OLDEST being the oldest version a watch may still start from, as
+    /// kube-apiserver words it) once the store has compacted it.
+    pub async fn subscribe_at(&self, rv: Revision) -> Result<Subscription, Status> {
+        let live = {
+            let state = self.state();
+            if rv >= state.oldest {
+                drop(state);
+                return self.subscribe(Some(rv));
+            }
+            self.tx.subscribe()
+        };
+        // Everything after `rv` up to the store's current revision comes from the store; what the
+        // hub publishes after that, from `live`. The store's whole key space is read so that the
+        // batch of the current revision is seen whichever key it wrote.
+        let current = self.store.current_revision().await.map_err(crate::storage::store_status)?;
+        let request =
+            WatchRequest { key: String::new(), range: KeyRange::Prefix, start_revision: rv + 1, prev_kv: true };
+        let mut history = self.store.watch(request).await.map_err(|err| match err {
+            store::StoreError::Compacted { compact_revision, .. } => {
+                Status::too_old_resource_version(rv, compact_revision)
+            }
+            other => crate::storage::store_status(other),
+        })?;
+        let mut backlog = Vec::new();
+        while let Some(batch) = history.next().await {
+            let batch = batch.map_err(crate::storage::store_status)?;
+            let revision = batch.first().map_or(current, |event| event.kv.mod_revision);
+            let ours = batch.into_iter().filter(|event| event.kv.key.starts_with(&self.prefix));
+            backlog.extend(ours.map(|event| Arc::new(HubEvent::from_store(event))));
+            if revision >= current {
+                break;
+            }
+        }
+        Ok(Subscription { backlog, live, after: rv, live_after: current })
     }
 
     /// Wait until the hub has seen `revision` (or `timeout` passes): used so that a write's own
@@ -301,5 +354,44 @@ mod tests {
         assert_eq!(err.code, 410);
         assert!(err.message.starts_with("too old resource version"));
         assert_eq!(&deleted.json_line(WatchEventType::Deleted).unwrap()[..20], br#"{"type":"DELETED","o"#);
+    }
+
+    #[tokio::test]
+    async fn history_older_than_the_window_comes_from_the_store_until_compacted() {
+        let store: Arc<dyn Store> = Arc::new(MemStore::new());
+        let r0 = store.put("/c/a", Bytes::from_static(br#"{"metadata":{"name":"a"}}"#)).await.unwrap();
+        let hub = WatchHub::start(store.clone(), "/c/".into(), 1).await.unwrap();
+        let r1 =
+            store.put("/c/a", Bytes::from_static(br#"{"metadata":{"name":"a","labels":{"x":"y"}}}"#)).await.unwrap();
+        store.put("/other", Bytes::from_static(b"{}")).await.unwrap();
+        let r3 = store.put("/c/b", Bytes::from_static(br#"{"metadata":{"name":"b"}}"#)).await.unwrap();
+        let r4 = store.put("/other", Bytes::from_static(b"{}")).await.unwrap();
+        assert!(hub.wait_for(r3, std::time::Duration::from_secs(2)).await);
+        assert!(hub.subscribe(Some(r0)).is_err(), "r1 has left the hub's window of one event");
+
+        // From before the hub started: the store's history, only the cluster's keys, with the
+        // previous values the hub would have had.
+        let mut sub = hub.subscribe_at(r0 - 1).await.unwrap();
+        let seen: Vec<_> = sub.backlog.iter().map(|e| (e.revision, e.key.as_str(), e.existed_before())).collect();
+        assert_eq!(seen, vec![(r0, "/c/a", false), (r1, "/c/a", true), (r3, "/c/b", false)]);
+        assert_eq!(sub.backlog[1].prev_object().unwrap()["metadata"]["resourceVersion"], r0.to_string());
+        assert_eq!((sub.after, sub.live_after), (r0 - 1, r4));
+        let r5 = store.put("/c/c", Bytes::from_static(br#"{"metadata":{"name":"c"}}"#)).await.unwrap();
+        let next = loop {
+            match sub.live.recv().await.unwrap() {
+                HubSignal::Event(e) if e.revision > sub.live_after => break e.revision,
+                HubSignal::Event(_) => continue,
+                HubSignal::Reset => panic!("reset"),
+            }
+        };
+        assert_eq!(next, r5, "live changes follow the store's history");
+
+        // Once compacted, kube-apiserver's 410 with the oldest version a watch may start from.
+        store.compact(r1).await.unwrap();
+        let err = hub.subscribe_at(r0).await.err().unwrap();
+        assert_eq!((err.code, err.reason.as_str()), (410, "Expired"));
+        assert_eq!(err.message, format!("too old resource version: {r0} ({r1})"));
+        let from_compaction = hub.subscribe_at(r1).await.unwrap();
+        assert_eq!(from_compaction.backlog.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![r3, r5]);
     }
 }
