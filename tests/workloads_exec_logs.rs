@@ -2,8 +2,8 @@
 //! of a container's command, `logs -f` ending when the pod is deleted, `logs --previous` of a
 //! restarted container, `exec` with exit codes, `exec -i` with piped stdin, `exec -it` on a
 //! real terminal, the environment from ConfigMaps, Secrets and the downward API, the refusals
-//! (a container not in the pod, attach, port-forward, `--exec=off`), and a user without the
-//! subresource being forbidden.
+//! (a container not in the pod, attach, port-forward, `--exec=off`), and a user bound by RBAC:
+//! forbidden without the subresources, `logs`, `exec` and `exec -it` once a Role grants them.
 
 #[path = "workloads_common.rs"]
 mod workloads_common;
@@ -177,8 +177,6 @@ spec:
 /// `kubectl exec -it` on a real terminal (a PTY of the test's own), typed into as a user would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_it_gives_an_interactive_shell_on_a_terminal() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     let rampart = tokio::task::spawn_blocking(|| {
         let rampart = Rampart::start();
         run_pod(&rampart, "box", "sleep 3600");
@@ -186,9 +184,20 @@ async fn exec_it_gives_an_interactive_shell_on_a_terminal() {
     })
     .await
     .unwrap();
+    interactive_shell(&rampart, &[], "box").await;
+    tokio::task::spawn_blocking(move || drop(rampart)).await.unwrap();
+}
+
+/// `kubectl [kubectl_args] exec -it POD -- sh` on a PTY: the shell answers on a terminal of the
+/// PTY's size, follows a resize, and its exit code is kubectl's.
+async fn interactive_shell(rampart: &Rampart, kubectl_args: &[&str], pod: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     let (pty, pts) = pty_process::open().unwrap();
     pty.resize(pty_process::Size::new(30, 100)).unwrap();
-    let mut command = pty_process::Command::new("kubectl").args(["exec", "-it", "box", "--", "sh"]);
+    let mut args = kubectl_args.to_vec();
+    args.extend(["exec", "-it", pod, "--", "sh"]);
+    let mut command = pty_process::Command::new("kubectl").args(args);
     command = command.env_clear().env("PATH", std::env::var("PATH").unwrap()).env("HOME", &rampart.home);
     for (name, value) in &rampart.env {
         command = command.env(name, value);
@@ -221,7 +230,7 @@ async fn exec_it_gives_an_interactive_shell_on_a_terminal() {
     };
     keyboard.write_all(b"echo hello-from-$HOSTNAME; tty; stty size\r").await.unwrap();
     assert!(shows("30 100").await, "{}", text());
-    assert!(text().contains("hello-from-box\r\n"), "{}", text());
+    assert!(text().contains(&format!("hello-from-{pod}\r\n")), "{}", text());
     assert!(text().contains("/dev/pts/"), "{}", text());
     keyboard.resize(pty_process::Size::new(40, 120)).unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -230,7 +239,6 @@ async fn exec_it_gives_an_interactive_shell_on_a_terminal() {
     assert_eq!(status.code(), Some(7), "{}", text());
     assert!(shows("command terminated with exit code 7").await, "{}", text());
     assert!(text().contains("40 120"), "{}", text());
-    tokio::task::spawn_blocking(move || drop(rampart)).await.unwrap();
 }
 
 #[test]
@@ -248,29 +256,65 @@ fn exec_off_runs_nothing_and_says_so() {
     assert!(out.stderr.contains("local exec is turned off on this server (rampart serve --exec=off)"), "{out:?}");
 }
 
-/// Until RBAC is wired into the API server (issue 6) nobody but `system:masters` is allowed
-/// anything, so a user "without the subresource" is any other user; impersonation (`--as`) is
-/// not served yet either, so the other user is a service account with a token.
-#[test]
-fn logs_and_exec_need_their_subresource() {
-    let rampart = Rampart::start();
-    run_pod(&rampart, "secret-box", "echo private; sleep 3600");
-    rampart.kubectl(&["create", "serviceaccount", "viewer"]).ok();
-    let token = rampart.kubectl(&["create", "token", "viewer"]).ok().stdout;
-    let viewer = token_kubeconfig(&rampart, "viewer.kubeconfig", token.trim());
-    let viewer = viewer.to_str().unwrap();
-    let out = rampart
-        .kubectl(&["--kubeconfig", viewer, "get", "--raw", "/api/v1/namespaces/default/pods/secret-box/log"])
-        .failed();
-    assert_eq!(
-        out.stderr,
-        "Error from server (Forbidden): pods \"secret-box\" is forbidden: User \"system:serviceaccount:default:viewer\" cannot get resource \"pods/log\" in API group \"\" in the namespace \"default\"\n"
-    );
-    let out = rampart.kubectl(&["--kubeconfig", viewer, "exec", "secret-box", "--", "echo", "hi"]).failed();
-    assert!(
-        out.stderr.starts_with("Error from server (Forbidden): pods \"secret-box\" is forbidden: User \"system:serviceaccount:default:viewer\""),
-        "{out:?}"
-    );
-    // The admin may.
-    assert_eq!(rampart.kubectl(&["logs", "secret-box"]).ok().stdout, "private\n");
+/// A user bound by RBAC (a service account with a token, bound to Roles as the tutorial binds
+/// its users): allowed the pods but not their subresources, `logs` and `exec` are forbidden in
+/// kube-apiserver's words; once a Role grants `pods/log` (get) and `pods/exec` (get, create),
+/// `logs`, `exec` and `exec -it` on a terminal work for that user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_exec_need_their_subresource() {
+    let (rampart, viewer) = tokio::task::spawn_blocking(|| {
+        let rampart = Rampart::start();
+        run_pod(&rampart, "secret-box", "echo private; sleep 3600");
+        rampart.kubectl(&["create", "serviceaccount", "viewer"]).ok();
+        let token = rampart.kubectl(&["create", "token", "viewer"]).ok().stdout;
+        let viewer = token_kubeconfig(&rampart, "viewer.kubeconfig", token.trim());
+        let viewer = viewer.to_str().unwrap().to_string();
+        let as_viewer = |args: &[&str]| {
+            let mut all = vec!["--kubeconfig", viewer.as_str()];
+            all.extend_from_slice(args);
+            rampart.kubectl(&all)
+        };
+        let forbidden = |what: &str| {
+            format!(
+                "Error from server (Forbidden): pods \"secret-box\" is forbidden: User \"system:serviceaccount:default:viewer\" cannot {what} in API group \"\" in the namespace \"default\"\n"
+            )
+        };
+        // Bound to a Role on pods alone: the pod may be read, its log and a shell may not.
+        rampart.kubectl(&["create", "role", "pod-reader", "--verb=get,list", "--resource=pods"]).ok();
+        rampart
+            .kubectl(&["create", "rolebinding", "viewer-reads", "--role=pod-reader", "--serviceaccount=default:viewer"])
+            .ok();
+        let phase = as_viewer(&["get", "pod", "secret-box", "-o", "jsonpath={.status.phase}"]).ok().stdout;
+        assert_eq!(phase, "Running");
+        let out = as_viewer(&["logs", "secret-box"]).failed();
+        assert_eq!(out.stderr, forbidden("get resource \"pods/log\""));
+        let out = as_viewer(&["exec", "secret-box", "--", "echo", "hi"]).failed();
+        assert!(
+            out.stderr.starts_with(
+                "Error from server (Forbidden): pods \"secret-box\" is forbidden: User \"system:serviceaccount:default:viewer\" cannot "
+            ) && out.stderr.contains("resource \"pods/exec\""),
+            "{out:?}"
+        );
+        // The tutorial's Role: the subresources granted, the same user gets the log and a shell.
+        let role = rampart.write_file(
+            "pod-shell.yaml",
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: pod-shell\n  namespace: default\nrules:\n- apiGroups: [\"\"]\n  resources: [\"pods/log\"]\n  verbs: [\"get\"]\n- apiGroups: [\"\"]\n  resources: [\"pods/exec\"]\n  verbs: [\"get\", \"create\"]\n",
+        );
+        rampart.kubectl(&["apply", "-f", role.to_str().unwrap()]).ok();
+        rampart
+            .kubectl(&["create", "rolebinding", "viewer-shell", "--role=pod-shell", "--serviceaccount=default:viewer"])
+            .ok();
+        assert_eq!(as_viewer(&["logs", "secret-box"]).ok().stdout, "private\n");
+        assert_eq!(as_viewer(&["exec", "secret-box", "--", "echo", "hi"]).ok().stdout, "hi\n");
+        let out = as_viewer(&["exec", "secret-box", "--", "sh", "-c", "exit 4"]);
+        assert_eq!(out.code, 4, "{out:?}");
+        // Still nothing the Roles do not grant.
+        let out = as_viewer(&["delete", "pod", "secret-box"]).failed();
+        assert_eq!(out.stderr, forbidden("delete resource \"pods\""));
+        (rampart, viewer)
+    })
+    .await
+    .unwrap();
+    interactive_shell(&rampart, &["--kubeconfig", &viewer], "secret-box").await;
+    tokio::task::spawn_blocking(move || drop(rampart)).await.unwrap();
 }
