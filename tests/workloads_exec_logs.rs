@@ -241,6 +241,62 @@ async fn interactive_shell(rampart: &Rampart, kubectl_args: &[&str], pod: &str) 
     assert!(text().contains("40 120"), "{}", text());
 }
 
+/// Logs and exec in a pod of two containers: the default container, `-c`, `--all-containers`,
+/// `--tail`, `--since`; and exec into a pod no node took, refused as kube-apiserver refuses it.
+#[test]
+fn logs_and_exec_pick_containers_and_lines() {
+    let rampart = Rampart::start();
+    let manifest = rampart.write_file(
+        "duo.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: duo\nspec:\n  containers:\n  - name: web\n    image: nginx\n    command: [sh, -c, 'echo web one; echo web two; echo web three; sleep 3600']\n  - name: sidecar\n    image: busybox\n    command: [sh, -c, 'echo sidecar up; sleep 3600']\n",
+    );
+    rampart.kubectl(&["apply", "-f", manifest.to_str().unwrap()]).ok();
+    eventually(60, "pod duo running", || {
+        (jsonpath(&rampart, &["pod", "duo"], "{.status.phase}") == "Running").then_some(())
+    });
+    eventually(10, "both logs", || {
+        (rampart.kubectl(&["logs", "duo", "--all-containers"]).ok().stdout.lines().count() == 4).then_some(())
+    });
+    let out = rampart.kubectl(&["logs", "duo"]).ok();
+    assert_eq!(out.stdout, "web one\nweb two\nweb three\n");
+    assert!(out.stderr.contains("Defaulted container \"web\" out of: web, sidecar"), "{out:?}");
+    assert_eq!(rampart.kubectl(&["logs", "duo", "-c", "sidecar"]).ok().stdout, "sidecar up\n");
+    let all = rampart.kubectl(&["logs", "duo", "--all-containers", "--prefix"]).ok().stdout;
+    assert_eq!(
+        all,
+        "[pod/duo/web] web one\n[pod/duo/web] web two\n[pod/duo/web] web three\n[pod/duo/sidecar] sidecar up\n"
+    );
+    assert_eq!(rampart.kubectl(&["logs", "duo", "--tail=1"]).ok().stdout, "web three\n");
+    assert_eq!(rampart.kubectl(&["logs", "duo", "--since=1h"]).ok().stdout, "web one\nweb two\nweb three\n");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(rampart.kubectl(&["logs", "duo", "--since=1s"]).ok().stdout, "");
+    assert_eq!(
+        rampart
+            .kubectl(&["exec", "duo", "-c", "sidecar", "--", "sh", "-c", "pwd"])
+            .ok()
+            .stdout
+            .trim_end()
+            .rsplit('/')
+            .next(),
+        Some("sidecar")
+    );
+
+    // A pod no node can take has nowhere to exec.
+    rampart
+        .kubectl(&[
+            "run",
+            "nowhere",
+            "--image=busybox",
+            "--overrides={\"spec\":{\"nodeSelector\":{\"disk\":\"none\"}}}",
+            "--",
+            "sleep",
+            "3600",
+        ])
+        .ok();
+    let out = rampart.kubectl(&["exec", "nowhere", "--", "true"]).failed();
+    assert_eq!(out.stderr, "Error from server (BadRequest): pod nowhere does not have a host assigned\n");
+}
+
 #[test]
 fn exec_off_runs_nothing_and_says_so() {
     let rampart = Rampart::start_with(&["--exec=off"]);
