@@ -116,12 +116,9 @@ pub fn json_list_raw(def: &ResourceDef, list: &RawList) -> Result<Vec<u8>, Statu
         if i > 0 {
             out.push(b',');
         }
-        match storage::splice(&kv.value, kv.mod_revision, def.custom.is_some(), &api_version) {
-            Some(bytes) => out.extend_from_slice(&bytes),
-            None => {
-                let object = convert::to_served(storage::decode(&kv.value, kv.mod_revision)?, &def.group, &def.version);
-                serde_json::to_writer(&mut out, &list_item(def, &object)).expect("serializes");
-            }
+        if !storage::splice_into(&mut out, &kv.value, kv.mod_revision, def.custom.is_some(), &api_version) {
+            let object = convert::to_served(storage::decode(&kv.value, kv.mod_revision)?, &def.group, &def.version);
+            serde_json::to_writer(&mut out, &list_item(def, &object)).expect("serializes");
         }
     }
     out.extend_from_slice(b"]}");

@@ -430,6 +430,11 @@ impl Cluster {
             let (kvs, has_more, read_at) = self.objects.list(&prefix, start.as_deref(), revision, chunk).await?;
             revision = read_at;
             let count = kvs.len();
+            if !filtered && limit == 0 {
+                // The common case: every key, no copy of any.
+                kept = kvs;
+                break;
+            }
             for kv in kvs {
                 if limit != 0 && kept.len() >= limit {
                     more = true;

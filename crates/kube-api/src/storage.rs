@@ -3,6 +3,7 @@
 //! revision and is set on every read, as kube-apiserver's etcd3 storage does), and timed access
 //! to the [`store::Store`] with store errors mapped to `Status`.
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -170,31 +171,40 @@ impl ObjectStore {
 /// decode), or when the object is not stored in `api_version` (it needs converting). Without
 /// `type_meta`, `kind` and `apiVersion` are left out (as in typed lists).
 pub fn splice(value: &[u8], revision: Revision, type_meta: bool, api_version: &str) -> Option<Vec<u8>> {
-    fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
-        let end = from + bytes.get(from..)?.iter().position(|b| *b == b'"')?;
-        (!bytes[from..end].contains(&b'\\')).then_some(end)
+    let mut out = Vec::with_capacity(value.len() + 48);
+    splice_into(&mut out, value, revision, type_meta, api_version).then_some(out)
+}
+
+/// [`splice`], appended to `out` (a list's buffer): whether it could be; `out` is unchanged if not.
+pub fn splice_into(out: &mut Vec<u8>, value: &[u8], revision: Revision, type_meta: bool, api_version: &str) -> bool {
+    fn string_end(bytes: &[u8]) -> Option<usize> {
+        let end = bytes.iter().position(|b| *b == b'"')?;
+        (!bytes[..end].contains(&b'\\')).then_some(end)
     }
-    let rest = value.strip_prefix(br#"{"kind":""#)?;
-    let kind_end = string_end(rest, 0)?;
-    let rest = rest[kind_end + 1..].strip_prefix(br#","apiVersion":""#)?;
-    let version_end = string_end(rest, 0)?;
-    if &rest[..version_end] != api_version.as_bytes() {
-        return None;
-    }
-    let rest = rest[version_end + 1..].strip_prefix(br#","metadata":{"#)?;
-    let rv = format!(r#""resourceVersion":"{revision}""#);
-    let mut out = Vec::with_capacity(value.len() + rv.len() + 2);
+    let spliced = || -> Option<&[u8]> {
+        let rest = value.strip_prefix(br#"{"kind":""#)?;
+        let rest = &rest[string_end(rest)? + 1..];
+        let rest = rest.strip_prefix(br#","apiVersion":""#)?;
+        let version_end = string_end(rest)?;
+        if &rest[..version_end] != api_version.as_bytes() {
+            return None;
+        }
+        rest[version_end + 1..].strip_prefix(br#","metadata":{"#)
+    };
+    let Some(rest) = spliced() else { return false };
     if type_meta {
         out.extend_from_slice(&value[..value.len() - rest.len()]);
     } else {
         out.extend_from_slice(br#"{"metadata":{"#);
     }
-    out.extend_from_slice(rv.as_bytes());
+    out.extend_from_slice(br#""resourceVersion":""#);
+    let _ = write!(out, "{revision}");
+    out.push(b'"');
     if rest.first() != Some(&b'}') {
         out.push(b',');
     }
     out.extend_from_slice(rest);
-    Some(out)
+    true
 }
 
 /// The smallest key greater than every key with this prefix.
