@@ -427,7 +427,11 @@ impl Cluster {
         let mut more = false;
         loop {
             let chunk = if limit == 0 { 0 } else { (limit - kept.len()).max(if filtered { 256 } else { 0 }) };
-            let (kvs, has_more, read_at) = self.objects.list(&prefix, start.as_deref(), revision, chunk).await?;
+            let (kvs, has_more, read_at) = self
+                .objects
+                .list(&prefix, start.as_deref(), revision, chunk)
+                .await
+                .map_err(|status| list_expired(status, options.continue_token.is_some()))?;
             revision = read_at;
             let count = kvs.len();
             if !filtered && limit == 0 {
@@ -1065,4 +1069,34 @@ pub fn patch_status(err: kube_patch::PatchError) -> Status {
         };
     }
     status
+}
+
+/// A list read at a compacted revision, in kube-apiserver's words for lists (its etcd3 storage's
+/// `expiredList` and `continueExpired`); other failures pass through.
+fn list_expired(status: Status, continued: bool) -> Status {
+    if status.code != 410 {
+        return status;
+    }
+    Status::expired(if continued {
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list \
+         without the continue parameter."
+    } else {
+        "The resourceVersion for the provided list is too old."
+    })
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+
+    #[test]
+    fn compacted_lists_are_expired_in_kube_apiservers_words() {
+        let compacted = storage::store_status(store::StoreError::Compacted { requested: 3, compact_revision: 9 });
+        let paged = list_expired(compacted.clone(), true);
+        assert_eq!((paged.code, paged.reason.as_str()), (410, "Expired"));
+        assert!(paged.message.starts_with("The provided continue parameter is too old to display a consistent"));
+        assert_eq!(list_expired(compacted, false).message, "The resourceVersion for the provided list is too old.");
+        let other = Status::internal("disk");
+        assert_eq!(list_expired(other.clone(), true), other);
+    }
 }
