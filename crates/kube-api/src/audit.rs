@@ -25,6 +25,7 @@
 //!   lumberjack does (`--audit-log-maxsize` MB: the file is renamed
 //!   `audit-<timestamp>.log`; `--audit-log-maxbackup` of those kept).
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -32,8 +33,8 @@ use std::sync::mpsc;
 use chrono::{DateTime, Utc};
 use kube_core::{RequestInfo, meta};
 use rbac::UserInfo;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 /// How much of a request is logged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
@@ -52,6 +53,17 @@ pub enum Stage {
     ResponseStarted,
     ResponseComplete,
     Panic,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "None",
+            Level::Metadata => "Metadata",
+            Level::Request => "Request",
+            Level::RequestResponse => "RequestResponse",
+        }
+    }
 }
 
 impl Stage {
@@ -259,41 +271,83 @@ pub fn long_running(info: &RequestInfo) -> bool {
         || matches!(info.subresource.as_str(), "attach" | "exec" | "proxy" | "log" | "portforward")
 }
 
-fn user_json(user: &UserInfo) -> Value {
-    let mut m = Map::new();
-    if !user.name.is_empty() {
-        m.insert("username".into(), user.name.clone().into());
-    }
-    if !user.uid.is_empty() {
-        m.insert("uid".into(), user.uid.clone().into());
-    }
-    if !user.groups.is_empty() {
-        m.insert("groups".into(), json!(user.groups));
-    }
-    if !user.extra.is_empty() {
-        m.insert("extra".into(), json!(user.extra));
-    }
-    Value::Object(m)
+/// `user` and `impersonatedUser` (authentication/v1 UserInfo, every field omitempty).
+#[derive(Serialize)]
+struct UserJson<'a> {
+    #[serde(rename = "username", skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    uid: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    groups: &'a [String],
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extra: &'a BTreeMap<String, Vec<String>>,
 }
 
-fn object_ref(info: &RequestInfo) -> Option<Value> {
-    if !info.is_resource_request {
-        return None;
+impl<'a> UserJson<'a> {
+    fn of(user: &'a UserInfo) -> Self {
+        UserJson { name: &user.name, uid: &user.uid, groups: &user.groups, extra: &user.extra }
     }
-    let mut m = Map::new();
-    for (key, value) in [
-        ("resource", &info.resource),
-        ("namespace", &info.namespace),
-        ("name", &info.name),
-        ("apiGroup", &info.api_group),
-        ("apiVersion", &info.api_version),
-        ("subresource", &info.subresource),
-    ] {
-        if !value.is_empty() {
-            m.insert(key.into(), value.clone().into());
-        }
-    }
-    Some(Value::Object(m))
+}
+
+/// `objectRef` (every field omitempty).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectRef<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    resource: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    namespace: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    api_group: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    api_version: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    subresource: &'a str,
+}
+
+#[derive(Serialize)]
+struct Annotations<'a> {
+    #[serde(rename = "authorization.k8s.io/decision")]
+    decision: &'static str,
+    #[serde(rename = "authorization.k8s.io/reason")]
+    reason: &'a str,
+}
+
+/// An audit.k8s.io/v1 Event, in kube-apiserver's field order, borrowing from the record.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Event<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    level: &'static str,
+    #[serde(rename = "auditID")]
+    audit_id: &'a str,
+    stage: &'static str,
+    #[serde(rename = "requestURI")]
+    request_uri: &'a str,
+    verb: &'a str,
+    user: UserJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    impersonated_user: Option<UserJson<'a>>,
+    #[serde(rename = "sourceIPs")]
+    source_ips: &'a [String],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object_ref: Option<ObjectRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_status: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_object: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_object: Option<&'a Value>,
+    request_received_timestamp: String,
+    stage_timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<Annotations<'a>>,
 }
 
 /// One request's audit record, filled in as the request goes through the pipeline.
@@ -330,7 +384,7 @@ impl Record {
             source_ips.push(ip);
         }
         Record {
-            audit_id: uuid::Uuid::new_v4().to_string(),
+            audit_id: uuid::Builder::from_random_bytes(rand::random()).into_uuid().to_string(),
             received: Utc::now(),
             request_uri: uri.to_string(),
             source_ips,
@@ -356,52 +410,44 @@ impl Record {
     }
 
     fn event(&self, info: &RequestInfo, stage: Stage) -> Vec<u8> {
+        static NOBODY: std::sync::LazyLock<UserInfo> = std::sync::LazyLock::new(UserInfo::default);
         let level = self.decision.level;
-        let mut event = Map::new();
-        event.insert("kind".into(), "Event".into());
-        event.insert("apiVersion".into(), "audit.k8s.io/v1".into());
-        event.insert("level".into(), json!(format!("{level:?}")));
-        event.insert("auditID".into(), self.audit_id.clone().into());
-        event.insert("stage".into(), stage.as_str().into());
-        event.insert("requestURI".into(), self.request_uri.clone().into());
-        event.insert("verb".into(), info.verb.clone().into());
-        event.insert("user".into(), self.user.as_ref().map_or_else(|| json!({}), user_json));
-        if let Some(impersonated) = &self.impersonated {
-            event.insert("impersonatedUser".into(), user_json(impersonated));
-        }
-        event.insert("sourceIPs".into(), json!(self.source_ips));
-        if !self.user_agent.is_empty() {
-            event.insert("userAgent".into(), self.user_agent.clone().into());
-        }
-        if let Some(object_ref) = object_ref(info) {
-            event.insert("objectRef".into(), object_ref);
-        }
-        if stage != Stage::RequestReceived && !self.response_status.is_null() {
-            event.insert("responseStatus".into(), self.response_status.clone());
-        }
-        if level >= Level::Request
-            && let Some(object) = &self.request_object
-        {
-            event.insert("requestObject".into(), object.clone());
-        }
-        if level >= Level::RequestResponse
-            && stage == Stage::ResponseComplete
-            && let Some(object) = &self.response_object
-        {
-            event.insert("responseObject".into(), object.clone());
-        }
-        event.insert("requestReceivedTimestamp".into(), meta::format_micro_time(self.received).into());
-        event.insert("stageTimestamp".into(), meta::format_micro_time(Utc::now()).into());
-        if let Some((allowed, reason)) = &self.authorization {
-            event.insert(
-                "annotations".into(),
-                json!({
-                    "authorization.k8s.io/decision": if *allowed { "allow" } else { "forbid" },
-                    "authorization.k8s.io/reason": reason,
-                }),
-            );
-        }
-        let mut line = serde_json::to_vec(&Value::Object(event)).expect("events serialize");
+        let event = Event {
+            kind: "Event",
+            api_version: "audit.k8s.io/v1",
+            level: level.as_str(),
+            audit_id: &self.audit_id,
+            stage: stage.as_str(),
+            request_uri: &self.request_uri,
+            verb: &info.verb,
+            user: UserJson::of(self.user.as_ref().unwrap_or(&NOBODY)),
+            impersonated_user: self.impersonated.as_ref().map(UserJson::of),
+            source_ips: &self.source_ips,
+            user_agent: &self.user_agent,
+            object_ref: info.is_resource_request.then(|| ObjectRef {
+                resource: &info.resource,
+                namespace: &info.namespace,
+                name: &info.name,
+                api_group: &info.api_group,
+                api_version: &info.api_version,
+                subresource: &info.subresource,
+            }),
+            response_status: (stage != Stage::RequestReceived && !self.response_status.is_null())
+                .then_some(&self.response_status),
+            request_object: self.request_object.as_ref().filter(|_| level >= Level::Request),
+            response_object: self
+                .response_object
+                .as_ref()
+                .filter(|_| level >= Level::RequestResponse && stage == Stage::ResponseComplete),
+            request_received_timestamp: meta::format_micro_time(self.received),
+            stage_timestamp: meta::format_micro_time(Utc::now()),
+            annotations: self
+                .authorization
+                .as_ref()
+                .map(|(allowed, reason)| Annotations { decision: if *allowed { "allow" } else { "forbid" }, reason }),
+        };
+        let mut line = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut line, &event).expect("events serialize");
         line.push(b'\n');
         line
     }
