@@ -106,7 +106,7 @@ pub struct VerifiedToken {
 
 impl TokenVerifier {
     /// A verifier for `config`. `cache_key` keys the hash the token cache is indexed by; pass
-    /// 16 random bytes (the cache stores no token, only this keyed hash of it).
+    /// 16 random bytes.
     pub fn new(config: VerifierConfig, cache_key: [u8; 16]) -> Self {
         let origins = config
             .sts_origins
@@ -138,13 +138,12 @@ impl TokenVerifier {
     /// Verifies a token, answering from the cache when this token was verified before, is
     /// still within its lifetime and the credentials' generation has not changed.
     pub fn verify(&self, token: &str, now: DateTime<Utc>, keys: &impl AccessKeys) -> Result<VerifiedToken, Error> {
-        let digest = self.cache.digest(token);
         let generation = keys.generation();
-        if let Some(hit) = self.cache.get(digest, now, generation) {
+        if let Some(hit) = self.cache.get(token, now, generation) {
             return Ok(hit);
         }
         let verified = self.verify_uncached(token, now, keys)?;
-        self.cache.insert(digest, &verified, generation);
+        self.cache.insert(token, &verified, generation);
         Ok(verified)
     }
 
