@@ -90,10 +90,10 @@ async fn deployment_running(env: &Env) -> Duration {
     while running.len() < REPLICAS {
         match tokio::time::timeout(Duration::from_secs(120), subscription.live.recv()).await {
             Ok(Ok(HubSignal::Event(event))) if event.key.contains("/core/pods/") && !event.deleted => {
-                if let Some(pod) = event.object() {
-                    if pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running") {
-                        running.insert(event.key.clone());
-                    }
+                if let Some(pod) = event.object()
+                    && pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running")
+                {
+                    running.insert(event.key.clone());
                 }
             }
             Ok(Ok(_)) => {}
