@@ -7,11 +7,16 @@
 //!   with only RFC 3986's unreserved bytes left bare, sorted by key then value.
 //! - Headers: exactly the signed ones, lower-case, sorted, values trimmed with inner runs of
 //!   whitespace collapsed to one space, repeated headers joined with `,`.
+//!
+//! The canonical request is written to a [`Sink`]: a `String` where it is shown
+//! ([`canonical_request`]), or straight into the SHA-256 that verification needs, in pieces,
+//! without building it.
 
 use std::borrow::Cow;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// Bytes left bare in canonical query keys and values: RFC 3986's unreserved set.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -27,23 +32,48 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 /// The hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex_lower(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex, written byte by byte (the `hex` crate's char iterator is slower on this path).
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0x0f)]);
+    if bytes.is_empty() {
+        return EMPTY_PAYLOAD_SHA256.to_string();
     }
-    String::from_utf8(out).expect("hex digits are ASCII")
+    hex_lower(&Sha256::digest(bytes).into())
 }
 
-/// Appends the canonical URI of `raw_path` (as it appeared on the wire) to `out`.
-pub fn canonical_uri(raw_path: &str, out: &mut String) {
-    let start = out.len();
+/// Lower-case hex of 32 bytes (a SHA-256 or an HMAC-SHA256) into `out`, written byte by byte
+/// (the `hex` crate's char iterator is slower on this path).
+pub(crate) fn hex_lower_into(bytes: &[u8; 32], out: &mut [u8; 64]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
+    }
+}
+
+/// Lower-case hex of 32 bytes.
+pub(crate) fn hex_lower(bytes: &[u8; 32]) -> String {
+    let mut out = [0u8; 64];
+    hex_lower_into(bytes, &mut out);
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
+}
+
+/// Where the canonical request is written: a `String`, or a hash fed in pieces.
+pub(crate) trait Sink {
+    fn put(&mut self, text: &str);
+}
+
+impl Sink for String {
+    fn put(&mut self, text: &str) {
+        self.push_str(text);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, text: &str) {
+        self.update(text.as_bytes());
+    }
+}
+
+/// Writes the canonical URI of `raw_path` (as it appeared on the wire).
+fn canonical_uri(raw_path: &str, out: &mut impl Sink) {
     let mut segments = Vec::new();
     for segment in raw_path.split('/') {
         match segment {
@@ -54,20 +84,20 @@ pub fn canonical_uri(raw_path: &str, out: &mut String) {
             _ => segments.push(segment),
         }
     }
-    if raw_path.starts_with('/') || raw_path.is_empty() {
-        out.push('/');
+    // An empty result (a relative path of only `.` and `..`) is `/` too.
+    if raw_path.starts_with('/') || segments.is_empty() {
+        out.put("/");
     }
     for (i, segment) in segments.iter().enumerate() {
         if i > 0 {
-            out.push('/');
+            out.put("/");
         }
-        out.extend(utf8_percent_encode(segment, PATH_BARE));
+        for piece in utf8_percent_encode(segment, PATH_BARE) {
+            out.put(piece);
+        }
     }
     if raw_path.ends_with('/') && !segments.is_empty() {
-        out.push('/');
-    }
-    if out.len() == start {
-        out.push('/');
+        out.put("/");
     }
 }
 
@@ -83,6 +113,38 @@ fn decode_component(raw: &str) -> String {
     percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
 
+/// Whether the raw query component `raw` decodes (`+` a space, `%XX` a byte) to `expected`,
+/// compared as it is decoded, without early exit on a differing byte: a secret (the session
+/// token) is checked without decoding the given one into a string of its own and without
+/// timing that tells how much of it matched.
+pub(crate) fn percent_decoded_eq(raw: &str, expected: &[u8]) -> bool {
+    let bytes = raw.as_bytes();
+    let hex = |at: usize| bytes.get(at).and_then(|&b| (b as char).to_digit(16));
+    let (mut i, mut n, mut difference) = (0, 0, 0u8);
+    while i < bytes.len() {
+        let byte = match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'+', _, _) => {
+                i += 1;
+                b' '
+            }
+            (b'%', Some(high), Some(low)) => {
+                i += 3;
+                u8::try_from(high * 16 + low).expect("two hex digits")
+            }
+            (other, _, _) => {
+                i += 1;
+                other
+            }
+        };
+        match expected.get(n) {
+            Some(want) => difference |= byte ^ want,
+            None => difference |= 1,
+        }
+        n += 1;
+    }
+    n == expected.len() && bool::from(difference.ct_eq(&0))
+}
+
 /// A query component decoded, borrowed when there is nothing to decode.
 pub(crate) fn decode_cow(raw: &str) -> Cow<'_, str> {
     if raw.contains(['%', '+']) { Cow::Owned(decode_component(raw)) } else { Cow::Borrowed(raw) }
@@ -96,19 +158,51 @@ pub fn query_pairs(raw_query: &str) -> impl Iterator<Item = (String, String)> + 
     })
 }
 
-/// A raw query component in canonical form: borrowed as it is when it holds only unreserved
-/// bytes (the common case), otherwise decoded and re-encoded.
+fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~')
+}
+
+/// Whether a raw query component is already in canonical form: only unreserved bytes, and
+/// `%XX` escapes in upper-case hex of ASCII bytes that must be escaped. botocore sends
+/// `X-Amz-Credential`, `X-Amz-SignedHeaders` and the session token this way.
+fn is_canonical(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let upper_hex = |b: u8| matches!(b, b'0'..=b'9' | b'A'..=b'F');
+            let (Some(&high), Some(&low)) = (bytes.get(i + 1), bytes.get(i + 2)) else { return false };
+            if !(upper_hex(high) && upper_hex(low)) {
+                return false;
+            }
+            let value = (high as char).to_digit(16).expect("hex") * 16 + (low as char).to_digit(16).expect("hex");
+            let value = u8::try_from(value).expect("two hex digits");
+            if !value.is_ascii() || is_unreserved(value) {
+                return false;
+            }
+            i += 3;
+        } else if is_unreserved(bytes[i]) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// A raw query component in canonical form: borrowed as it is when it already is (the common
+/// case), otherwise decoded and re-encoded.
 fn canonical_component(raw: &str) -> Cow<'_, str> {
-    if raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')) {
+    if is_canonical(raw) {
         Cow::Borrowed(raw)
     } else {
         Cow::Owned(utf8_percent_encode(&decode_component(raw), UNRESERVED).to_string())
     }
 }
 
-/// Appends the canonical query string of `raw_query` to `out`, leaving out the parameter named
-/// `skip` (a presigned URL's `X-Amz-Signature`).
-pub fn canonical_query(raw_query: &str, skip: Option<&str>, out: &mut String) {
+/// Writes the canonical query string of `raw_query`, leaving out the parameter named `skip` (a
+/// presigned URL's `X-Amz-Signature`).
+fn canonical_query(raw_query: &str, skip: Option<&str>, out: &mut impl Sink) {
     let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = raw_query
         .split('&')
         .filter(|pair| !pair.is_empty())
@@ -121,11 +215,11 @@ pub fn canonical_query(raw_query: &str, skip: Option<&str>, out: &mut String) {
     pairs.sort_unstable();
     for (i, (key, value)) in pairs.iter().enumerate() {
         if i > 0 {
-            out.push('&');
+            out.put("&");
         }
-        out.push_str(key);
-        out.push('=');
-        out.push_str(value);
+        out.put(key);
+        out.put("=");
+        out.put(value);
     }
 }
 
@@ -134,15 +228,15 @@ pub fn encode_query_component(value: &str) -> String {
     utf8_percent_encode(value, UNRESERVED).to_string()
 }
 
-/// Appends a header value with leading and trailing whitespace trimmed and inner runs of
+/// Writes a header value with leading and trailing whitespace trimmed and inner runs of
 /// whitespace collapsed to one space.
-fn push_trimmed(value: &str, out: &mut String) {
+fn put_trimmed(value: &str, out: &mut impl Sink) {
     let mut first = true;
     for word in value.split_ascii_whitespace() {
         if !first {
-            out.push(' ');
+            out.put(" ");
         }
-        out.push_str(word);
+        out.put(word);
         first = false;
     }
 }
@@ -187,41 +281,74 @@ pub fn canonical_request(
     payload_hash: &str,
 ) -> String {
     let mut out = String::with_capacity(256 + request.query.len());
-    out.push_str(request.method);
-    out.push('\n');
-    canonical_uri(request.path, &mut out);
-    out.push('\n');
-    canonical_query(request.query, skip_query, &mut out);
-    out.push('\n');
+    write_canonical_request(request, signed_headers, skip_query, payload_hash, &mut out);
+    out
+}
+
+/// Writes the canonical request (see [`canonical_request`]) to `out`.
+pub(crate) fn write_canonical_request(
+    request: &SignedRequest<'_>,
+    signed_headers: &str,
+    skip_query: Option<&str>,
+    payload_hash: &str,
+    out: &mut impl Sink,
+) {
+    out.put(request.method);
+    out.put("\n");
+    canonical_uri(request.path, out);
+    out.put("\n");
+    canonical_query(request.query, skip_query, out);
+    out.put("\n");
     for name in signed_headers.split(';') {
-        out.push_str(name);
-        out.push(':');
+        out.put(name);
+        out.put(":");
         for (i, value) in request.header_values(name).enumerate() {
             if i > 0 {
-                out.push(',');
+                out.put(",");
             }
-            push_trimmed(value, &mut out);
+            put_trimmed(value, out);
         }
-        out.push('\n');
+        out.put("\n");
     }
-    out.push('\n');
-    out.push_str(signed_headers);
-    out.push('\n');
-    out.push_str(payload_hash);
-    out
+    out.put("\n");
+    out.put(signed_headers);
+    out.put("\n");
+    out.put(payload_hash);
+}
+
+/// The hex SHA-256 of the canonical request (see [`canonical_request`]), hashed as it is
+/// written, never built.
+pub(crate) fn canonical_request_hash(
+    request: &SignedRequest<'_>,
+    signed_headers: &str,
+    skip_query: Option<&str>,
+    payload_hash: &str,
+) -> [u8; 64] {
+    let mut hasher = Sha256::new();
+    write_canonical_request(request, signed_headers, skip_query, payload_hash, &mut hasher);
+    let mut hex = [0u8; 64];
+    hex_lower_into(&hasher.finalize().into(), &mut hex);
+    hex
+}
+
+/// The pieces of the string to sign, `AWS4-HMAC-SHA256\n<amz-date>\n<scope>\n<hex sha256(canonical)>`,
+/// for an HMAC to take one after the other.
+pub(crate) fn string_to_sign_pieces<'a>(
+    amz_date: &'a str,
+    scope: &'a str,
+    canonical_request_hash: &'a [u8; 64],
+) -> [&'a [u8]; 7] {
+    [ALGORITHM.as_bytes(), b"\n", amz_date.as_bytes(), b"\n", scope.as_bytes(), b"\n", canonical_request_hash]
 }
 
 /// Builds the string to sign: `AWS4-HMAC-SHA256\n<amz-date>\n<scope>\n<hex sha256(canonical)>`.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    let mut out = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
-    out.push_str(ALGORITHM);
-    out.push('\n');
-    out.push_str(amz_date);
-    out.push('\n');
-    out.push_str(scope);
-    out.push('\n');
-    out.push_str(&sha256_hex(canonical_request.as_bytes()));
-    out
+    let mut hash = [0u8; 64];
+    hex_lower_into(&Sha256::digest(canonical_request.as_bytes()).into(), &mut hash);
+    string_to_sign_pieces(amz_date, scope, &hash)
+        .iter()
+        .map(|piece| std::str::from_utf8(piece).expect("the pieces are text"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -280,6 +407,77 @@ mod tests {
 
     #[test]
     fn empty_payload_hash_is_sha256_of_nothing() {
+        assert_eq!(hex_lower(&Sha256::digest(b"").into()), EMPTY_PAYLOAD_SHA256);
         assert_eq!(sha256_hex(b""), EMPTY_PAYLOAD_SHA256);
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn decoded_comparison_is_decoding_then_comparing() {
+        for (raw, expected) in [
+            ("IQo%2B%2F%3D", "IQo+/="),
+            ("a+b", "a b"),
+            ("a%2fb", "a/b"),
+            ("%", "%"),
+            ("%4", "%4"),
+            ("%zz", "%zz"),
+            ("", ""),
+        ] {
+            assert_eq!(decode_component(raw), expected, "{raw}");
+            assert!(percent_decoded_eq(raw, expected.as_bytes()), "{raw}");
+        }
+        for (raw, other) in
+            [("IQo%2B", "IQo+x"), ("IQo%2B", "IQo"), ("IQo%2B", "IQo/"), ("a+b", "a+b"), ("", "a"), ("a", "")]
+        {
+            assert!(!percent_decoded_eq(raw, other.as_bytes()), "{raw} vs {other}");
+        }
+    }
+
+    #[test]
+    fn canonical_components_are_used_as_they_are_only_when_canonical() {
+        for canonical in ["", "abc-_.~", "AK%2F20261128%2Fsts", "IQo%2B%2F%3D", "a%20b", "%25"] {
+            assert!(is_canonical(canonical), "{canonical}");
+            assert_eq!(canonical_component(canonical), canonical);
+        }
+        // Lower-case hex, escaped unreserved bytes, bare reserved bytes, '+', broken escapes and
+        // non-ASCII escapes all go through decoding and re-encoding.
+        for (raw, canonical) in [
+            ("a%2fb", "a%2Fb"),
+            ("%7E%41", "~A"),
+            ("a+b", "a%20b"),
+            ("a b", "a%20b"),
+            ("a/b", "a%2Fb"),
+            ("%C3%A9", "%C3%A9"),
+            ("%", "%25"),
+            ("%4", "%254"),
+            ("%zz", "%25zz"),
+        ] {
+            assert!(!is_canonical(raw), "{raw}");
+            assert_eq!(canonical_component(raw), canonical, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_hash_of_the_canonical_request_is_that_of_the_built_string() {
+        let headers = [("Host", "sts.amazonaws.com"), ("x-k8s-aws-id", " demo ")];
+        let request = SignedRequest {
+            method: "GET",
+            path: "/a/../b/",
+            query: "Action=GetCallerIdentity&X-Amz-Credential=AK%2F20261128%2Fus-east-1%2Fsts%2Faws4_request&k=a+b&X-Amz-Signature=00",
+            headers: &headers,
+            body: b"",
+        };
+        let built = canonical_request(&request, "host;x-k8s-aws-id", Some("X-Amz-Signature"), EMPTY_PAYLOAD_SHA256);
+        let hashed =
+            canonical_request_hash(&request, "host;x-k8s-aws-id", Some("X-Amz-Signature"), EMPTY_PAYLOAD_SHA256);
+        assert_eq!(std::str::from_utf8(&hashed).unwrap(), sha256_hex(built.as_bytes()));
+        let to_sign = string_to_sign("20261128T110250Z", "20261128/us-east-1/sts/aws4_request", &built);
+        assert_eq!(
+            to_sign,
+            format!(
+                "AWS4-HMAC-SHA256\n20261128T110250Z\n20261128/us-east-1/sts/aws4_request\n{}",
+                sha256_hex(built.as_bytes())
+            )
+        );
     }
 }

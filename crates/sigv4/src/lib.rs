@@ -58,8 +58,8 @@ mod key;
 mod verify;
 
 pub use canonical::{
-    ALGORITHM, EMPTY_PAYLOAD_SHA256, SignedRequest, canonical_query, canonical_request, canonical_uri,
-    encode_query_component, query_pairs, sha256_hex, string_to_sign,
+    ALGORITHM, EMPTY_PAYLOAD_SHA256, SignedRequest, canonical_request, encode_query_component, query_pairs, sha256_hex,
+    string_to_sign,
 };
 pub use error::SigV4Error;
 pub use key::{SigningKey, SigningKeyCache};

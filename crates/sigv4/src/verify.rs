@@ -7,7 +7,10 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use subtle::ConstantTimeEq;
 
-use crate::canonical::{ALGORITHM, SignedRequest, canonical_request, decode_cow, sha256_hex, string_to_sign};
+use crate::canonical::{
+    ALGORITHM, EMPTY_PAYLOAD_SHA256, SignedRequest, canonical_request_hash, decode_cow, percent_decoded_eq, sha256_hex,
+    string_to_sign_pieces,
+};
 use crate::error::SigV4Error;
 use crate::key::SigningKeyCache;
 
@@ -108,11 +111,32 @@ pub struct Verifier {
 
 /// The signature's parts, wherever they came from.
 struct Parts<'a> {
-    credential: String,
-    signed_headers: &'a str,
-    signature: &'a str,
-    amz_date: &'a str,
-    session_token: Option<&'a str>,
+    credential: Cow<'a, str>,
+    signed_headers: Cow<'a, str>,
+    signature: Cow<'a, str>,
+    amz_date: Cow<'a, str>,
+    session_token: Option<SessionToken<'a>>,
+}
+
+/// The session token a request carries, as it came.
+enum SessionToken<'a> {
+    /// An `X-Amz-Security-Token` header's value.
+    Header(&'a str),
+    /// A presigned URL's `X-Amz-Security-Token` value, still percent-encoded: compared with the
+    /// expected token as it is decoded, never decoded into a string of its own.
+    Query(&'a str),
+}
+
+impl SessionToken<'_> {
+    /// Whether this is `expected`, compared in constant time.
+    fn is(&self, expected: &str) -> bool {
+        match self {
+            SessionToken::Header(given) => {
+                expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+            }
+            SessionToken::Query(raw) => percent_decoded_eq(raw, expected.as_bytes()),
+        }
+    }
 }
 
 impl Verifier {
@@ -155,7 +179,7 @@ impl Verifier {
     ) -> Result<Verified<L::Principal>, SigV4Error> {
         let authorization = request.header("authorization").ok_or(SigV4Error::MissingAuthenticationToken)?;
         let parts = parse_authorization(authorization, request)?;
-        let signed_at = parse_amz_date(parts.amz_date)?;
+        let signed_at = parse_amz_date(&parts.amz_date)?;
         check_window(signed_at, now, MAX_CLOCK_SKEW, MAX_CLOCK_SKEW)?;
         let payload_hash = match request.header("x-amz-content-sha256") {
             Some(claimed) => {
@@ -206,16 +230,20 @@ impl Verifier {
                 }
             }
         };
-        let signed_at = parse_amz_date(amz_date)?;
+        let signed_at = parse_amz_date(&amz_date)?;
         check_window(signed_at, now, window, MAX_CLOCK_SKEW)?;
         let parts = Parts {
-            credential: credential.to_string(),
+            credential,
             signed_headers,
             signature,
             amz_date,
-            session_token: query.get("X-Amz-Security-Token"),
+            session_token: query.raw("X-Amz-Security-Token").map(SessionToken::Query),
         };
-        let payload_hash = sha256_hex(request.body);
+        let payload_hash: Cow<'_, str> = if request.body.is_empty() {
+            Cow::Borrowed(EMPTY_PAYLOAD_SHA256)
+        } else {
+            Cow::Owned(sha256_hex(request.body))
+        };
         self.check(request, now, signed_at, parts, Some("X-Amz-Signature"), &payload_hash, true, lookup)
     }
 
@@ -240,10 +268,9 @@ impl Verifier {
             });
         }
         let (credentials, principal) = lookup.lookup(access_key_id).ok_or(SigV4Error::InvalidClientTokenId)?;
-        match (&credentials.session_token, parts.session_token) {
+        match (&credentials.session_token, &parts.session_token) {
             (None, None) => {}
-            (Some(expected), Some(given))
-                if expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes())) => {}
+            (Some(expected), Some(given)) if given.is(expected) => {}
             _ => return Err(SigV4Error::InvalidClientTokenId),
         }
         if credentials.expiration.is_some_and(|expiration| now >= expiration) {
@@ -256,18 +283,18 @@ impl Verifier {
             &scope.region,
             &scope.service,
         );
-        let canonical = canonical_request(request, parts.signed_headers, skip_query, payload_hash);
-        let to_sign = string_to_sign(parts.amz_date, scope_text, &canonical);
-        if !key.verify(&to_sign, parts.signature) {
+        let canonical_hash = canonical_request_hash(request, &parts.signed_headers, skip_query, payload_hash);
+        if !key.verify_pieces(string_to_sign_pieces(&parts.amz_date, scope_text, &canonical_hash), &parts.signature) {
             return Err(SigV4Error::SignatureDoesNotMatch);
         }
         Ok(Verified { access_key_id: access_key_id.to_string(), scope, signed_at, presigned, principal })
     }
 }
 
-/// The `X-Amz-*` parameters of a presigned query, decoded.
+/// The `X-Amz-*` parameters of a presigned query, names decoded, values as they came (each is
+/// decoded only where it is read).
 struct PresignedQuery<'a> {
-    params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    params: Vec<(Cow<'a, str>, &'a str)>,
 }
 
 impl<'a> PresignedQuery<'a> {
@@ -277,22 +304,29 @@ impl<'a> PresignedQuery<'a> {
             .filter(|pair| pair.starts_with("X-Amz-"))
             .map(|pair| {
                 let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (decode_cow(key), decode_cow(value))
+                (decode_cow(key), value)
             })
             .collect();
         PresignedQuery { params }
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_ref())
+    /// The first value of `name`, still percent-encoded.
+    fn raw(&self, name: &str) -> Option<&'a str> {
+        self.params.iter().find(|(key, _)| key == name).map(|(_, value)| *value)
     }
 
-    fn require(&self, name: &str) -> Result<&str, SigV4Error> {
-        self.get(name).ok_or_else(|| {
+    /// The first value of `name`, still percent-encoded, or AWS's error for its absence.
+    fn require_raw(&self, name: &str) -> Result<&'a str, SigV4Error> {
+        self.raw(name).ok_or_else(|| {
             SigV4Error::IncompleteSignature(format!(
                 "AWS query-string parameters must include '{name}'. Re-examine the query-string parameters."
             ))
         })
+    }
+
+    /// The first value of `name`, decoded, or AWS's error for its absence.
+    fn require(&self, name: &str) -> Result<Cow<'a, str>, SigV4Error> {
+        self.require_raw(name).map(decode_cow)
     }
 }
 
@@ -328,11 +362,11 @@ fn parse_authorization<'a>(authorization: &'a str, request: &SignedRequest<'a>) 
     }
     match (credential, signed_headers, signature, amz_date) {
         (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) => Ok(Parts {
-            credential: credential.to_string(),
-            signed_headers,
-            signature,
-            amz_date,
-            session_token: request.header("x-amz-security-token"),
+            credential: Cow::Borrowed(credential),
+            signed_headers: Cow::Borrowed(signed_headers),
+            signature: Cow::Borrowed(signature),
+            amz_date: Cow::Borrowed(amz_date),
+            session_token: request.header("x-amz-security-token").map(SessionToken::Header),
         }),
         _ => Err(SigV4Error::IncompleteSignature(format!("{missing}Authorization={authorization}"))),
     }
@@ -433,6 +467,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::canonical::{canonical_request, string_to_sign};
     use crate::key::SigningKey;
 
     const SECRET: &str = "secret";
