@@ -6,7 +6,8 @@
 //! - resident memory with 100,000 ConfigMaps of 1 KiB, against the size of their data;
 //! - watch fan-out: one write delivered to 1,000 watchers (time to the last one).
 //!
-//! `cargo bench -p kube-api --bench kube_api` (release); `-- --quick` for a short run. Results
+//! `cargo bench -p kube-api --bench kube_api` (release); `-- --quick` for a short run, `-- requests`
+//! (or `cold_start`, `fan_out`, `memory`) for one section. Results
 //! go to `docs/benchmarks.md` (section "Kubernetes API").
 
 use std::net::SocketAddr;
@@ -291,11 +292,22 @@ async fn fan_out(quick: bool) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    // `-- requests` (or cold_start, fan_out, memory) runs only the sections named.
+    let named: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |section: &str| named.is_empty() || named.iter().any(|n| n == section);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        requests(quick).await;
-        cold_start(quick).await;
-        fan_out(quick).await;
-        memory(quick).await;
+        if run("requests") {
+            requests(quick).await;
+        }
+        if run("cold_start") {
+            cold_start(quick).await;
+        }
+        if run("fan_out") {
+            fan_out(quick).await;
+        }
+        if run("memory") {
+            memory(quick).await;
+        }
     });
 }
