@@ -259,7 +259,8 @@ async fn fan_out(quick: bool) {
                     .unwrap();
             let mut body = sender.send_request(request).await.unwrap().into_body();
             while let Some(frame) = body.frame().await {
-                if frame.unwrap().data_ref().is_some_and(|d| !d.is_empty()) {
+                // The write's event (not a change some controller made after the list).
+                if frame.unwrap().data_ref().is_some_and(|d| d.windows(9).any(|w| w == b"\"fan-out\"")) {
                     let _ = tx.send(Instant::now());
                     return;
                 }
