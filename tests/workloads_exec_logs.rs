@@ -352,6 +352,15 @@ async fn logs_and_exec_need_their_subresource() {
             ) && out.stderr.contains("resource \"pods/exec\""),
             "{out:?}"
         );
+        // `create` alone on pods/exec, as Kubernetes 1.32 authorizes it: the WebSocket GET needs
+        // `get`, so kubectl falls back to SPDY's POST, which is allowed and then refused as a
+        // protocol this server does not speak, saying what to do.
+        rampart.kubectl(&["create", "role", "exec-create", "--verb=create", "--resource=pods/exec"]).ok();
+        rampart
+            .kubectl(&["create", "rolebinding", "viewer-exec", "--role=exec-create", "--serviceaccount=default:viewer"])
+            .ok();
+        let out = as_viewer(&["exec", "secret-box", "--", "echo", "hi"]).failed();
+        assert!(out.stderr.contains("not SPDY"), "{out:?}");
         // The tutorial's Role: the subresources granted, the same user gets the log and a shell.
         let role = rampart.write_file(
             "pod-shell.yaml",
