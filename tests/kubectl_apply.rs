@@ -282,3 +282,27 @@ fn delete_waits_for_finalizers_and_cascades_through_owner_references() {
         assert!(gone, "{policy}: the replica set was not garbage-collected");
     }
 }
+
+#[test]
+fn server_dry_runs_answer_as_if_and_store_nothing() {
+    let rampart = Rampart::start();
+    let created = rampart
+        .kubectl(&["create", "configmap", "dry", "--from-literal=a=b", "--dry-run=server", "-o", "jsonpath={.data.a}"])
+        .ok();
+    assert_eq!(created.stdout, "b");
+    let missing = rampart.kubectl(&["get", "configmap", "dry"]).failed();
+    assert!(missing.stderr.contains(r#"configmaps "dry" not found"#), "{}", missing.stderr);
+
+    rampart.kubectl(&["create", "configmap", "kept", "--from-literal=a=b"]).ok();
+    let rv = |r: &Rampart| {
+        r.kubectl(&["get", "configmap", "kept", "-o", "jsonpath={.metadata.resourceVersion}"]).ok().stdout
+    };
+    let before = rv(&rampart);
+    let labeled = rampart.kubectl(&["label", "configmap", "kept", "x=y", "--dry-run=server"]).ok();
+    assert_eq!(labeled.stdout.trim(), "configmap/kept labeled (server dry run)");
+    let deleted = rampart.kubectl(&["delete", "configmap", "kept", "--dry-run=server"]).ok();
+    assert_eq!(deleted.stdout.trim(), r#"configmap "kept" deleted (server dry run)"#);
+    let labels = rampart.kubectl(&["get", "configmap", "kept", "-o", "jsonpath={.metadata.labels}"]).ok();
+    assert_eq!(labels.stdout, "", "the dry-run label was not stored");
+    assert_eq!(rv(&rampart), before, "nothing was written");
+}
