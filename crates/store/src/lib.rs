@@ -237,6 +237,8 @@ pub type WatchStream = Pin<Box<dyn Stream<Item = Result<Vec<Event>, StoreError>>
 #[non_exhaustive]
 pub enum StoreError {
     /// The revision asked for was compacted away (Kubernetes: 410 Gone, "too old resource version").
+    /// `requested` is the revision read at, or a watch's start revision (a Kubernetes watch "from
+    /// resourceVersion N" starts at N + 1); `compact_revision` is the oldest revision still kept.
     #[error("required revision {requested} has been compacted (oldest available is {compact_revision})")]
     Compacted { requested: Revision, compact_revision: Revision },
     /// The revision asked for is in the future.
