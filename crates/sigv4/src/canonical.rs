@@ -158,8 +158,25 @@ pub fn query_pairs(raw_query: &str) -> impl Iterator<Item = (String, String)> + 
     })
 }
 
-fn is_unreserved(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~')
+/// For each byte: whether RFC 3986 leaves it unreserved (bare in a canonical component).
+const UNRESERVED_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+        byte += 1;
+    }
+    table
+};
+
+/// The value of an upper-case hex digit (canonical escapes are upper-case).
+fn upper_hex(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// Whether a raw query component is already in canonical form: only unreserved bytes, and
@@ -169,23 +186,23 @@ fn is_canonical(raw: &str) -> bool {
     let bytes = raw.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let upper_hex = |b: u8| matches!(b, b'0'..=b'9' | b'A'..=b'F');
-            let (Some(&high), Some(&low)) = (bytes.get(i + 1), bytes.get(i + 2)) else { return false };
-            if !(upper_hex(high) && upper_hex(low)) {
-                return false;
-            }
-            let value = (high as char).to_digit(16).expect("hex") * 16 + (low as char).to_digit(16).expect("hex");
-            let value = u8::try_from(value).expect("two hex digits");
-            if !value.is_ascii() || is_unreserved(value) {
-                return false;
-            }
-            i += 3;
-        } else if is_unreserved(bytes[i]) {
+        if UNRESERVED_BYTES[usize::from(bytes[i])] {
             i += 1;
-        } else {
+            continue;
+        }
+        if bytes[i] != b'%' {
             return false;
         }
+        let (Some(high), Some(low)) =
+            (bytes.get(i + 1).copied().and_then(upper_hex), bytes.get(i + 2).copied().and_then(upper_hex))
+        else {
+            return false;
+        };
+        let value = high * 16 + low;
+        if !value.is_ascii() || UNRESERVED_BYTES[usize::from(value)] {
+            return false;
+        }
+        i += 3;
     }
     true
 }
