@@ -125,8 +125,8 @@ fn other_users_are_forbidden_in_kube_apiserver_words() {
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     let bob = token_kubeconfig(&rampart, "bob.kubeconfig", &token);
     let bob = bob.to_str().unwrap();
-    // Until RBAC is wired in, only system:masters is allowed anything, discovery included, so
-    // these use raw paths (kubectl's discovery would fail first).
+    // Raw paths: what bob is refused, in kube-apiserver's words (discovery and /version are
+    // everyone's through the bootstrap policy).
     let out = rampart.kubectl(&["--kubeconfig", bob, "get", "--raw", "/api/v1/namespaces/default/pods"]).failed();
     assert_eq!(
         out.stderr.trim(),
@@ -139,10 +139,12 @@ fn other_users_are_forbidden_in_kube_apiserver_words() {
         out.stderr.trim(),
         r#"Error from server (Forbidden): deployments.apps "web" is forbidden: User "system:serviceaccount:default:bob" cannot get resource "deployments" in API group "apps" in the namespace "kube-system""#
     );
-    let out = rampart.kubectl(&["--kubeconfig", bob, "get", "--raw", "/version"]).failed();
+    let out = rampart.kubectl(&["--kubeconfig", bob, "get", "--raw", "/version"]).ok();
+    assert!(out.stdout.contains("\"minor\": \"32\""), "system:public-info-viewer: {}", out.stdout);
+    let out = rampart.kubectl(&["--kubeconfig", bob, "get", "--raw", "/logs"]).failed();
     assert_eq!(
         out.stderr.trim(),
-        r#"Error from server (Forbidden): forbidden: User "system:serviceaccount:default:bob" cannot get path "/version""#
+        r#"Error from server (Forbidden): forbidden: User "system:serviceaccount:default:bob" cannot get path "/logs""#
     );
     // The admin can ask about bob (SubjectAccessReview answers from the same authorizers).
     let sar = rampart.write_file(

@@ -215,8 +215,9 @@ async fn negotiation_anonymous_health_and_metrics() {
 }
 
 #[tokio::test]
-async fn watches_older_than_the_window_are_gone_and_bookmarks_keep_watchers_current() {
-    let handle = start(Arc::new(store::MemStore::new()), "window", |c| {
+async fn watches_older_than_the_compacted_history_are_gone_and_bookmarks_keep_watchers_current() {
+    let store: Arc<dyn Store> = Arc::new(store::MemStore::new());
+    let handle = start(store.clone(), "window", |c| {
         c.watch_window = 3;
         c.bookmark_interval = Duration::from_millis(100);
     })
@@ -232,7 +233,15 @@ async fn watches_older_than_the_window_are_gone_and_bookmarks_keep_watchers_curr
         }
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let path = format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={first_rv}");
+    // Older than the hub's window but still in the store's history: served from the store.
+    let path = format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={first_rv}&timeoutSeconds=1");
+    let (code, _, body) = raw(&admin, "GET", &path, None).await;
+    let events: Vec<Value> = body.as_str().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["object"]["metadata"]["name"].as_str()).collect();
+    assert_eq!((code, names), (200, vec!["c1", "c2", "c3", "c4", "c5"]), "{events:?}");
+    // Once the store has compacted that history: 410 Expired.
+    store.compact(store.current_revision().await.unwrap()).await.unwrap();
+    let path = format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={first_rv}&timeoutSeconds=1");
     let (code, _, event) = raw(&admin, "GET", &path, None).await;
     assert_eq!((code, event["type"].as_str()), (200, Some("ERROR")));
     assert_eq!((event["object"]["code"].as_i64(), event["object"]["reason"].as_str()), (Some(410), Some("Expired")));
