@@ -34,9 +34,17 @@ fn the_controllers_roles_are_served_and_answer_as_offline() {
     .stdout;
     assert_eq!(binding, "system:controller:deployment-controller ServiceAccount kube-system/deployment-controller");
 
+    // The namespaced bootstrap Roles and RoleBindings of kube-system and kube-public.
+    let roles = admin(&rampart, &["get", "roles", "-n", "kube-system", "-o", "name"]).ok().stdout;
+    assert!(roles.lines().any(|l| l == "role.rbac.authorization.k8s.io/extension-apiserver-authentication-reader"));
+    assert!(roles.lines().any(|l| l == "role.rbac.authorization.k8s.io/system:controller:bootstrap-signer"));
+    let public = admin(&rampart, &["get", "rolebindings", "-n", "kube-public", "-o", "name"]).ok().stdout;
+    assert!(public.lines().any(|l| l == "rolebinding.rbac.authorization.k8s.io/system:controller:bootstrap-signer"));
+
     // The server (kubectl auth can-i, impersonating) and the offline analysis agree.
     let sa = |name: &str| format!("system:serviceaccount:kube-system:{name}");
-    let questions: [(&str, &str, String, &str, &str); 4] = [
+    let questions: [(&str, &str, String, &str, &str); 5] = [
+        ("watch", "secrets", sa("bootstrap-signer"), "kube-system", "yes"),
         ("create", "replicasets.apps", sa("deployment-controller"), "team", "yes"),
         ("create", "pods", sa("deployment-controller"), "team", "no"),
         ("delete", "deployments.apps", sa("generic-garbage-collector"), "team", "yes"),

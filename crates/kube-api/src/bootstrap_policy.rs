@@ -1,8 +1,10 @@
-//! The bootstrap RBAC policy of Kubernetes 1.32 (`rbac::bootstrap`), created at a cluster's first
-//! start and reconciled at every start as kube-apiserver's `rbac/bootstrap-roles` post-start hook
-//! does (`pkg/registry/rbac/reconciliation`):
+//! The bootstrap RBAC policy of Kubernetes 1.32 (`rbac::bootstrap`: the ClusterRoles and
+//! ClusterRoleBindings, and the Roles and RoleBindings of kube-system and kube-public), created at
+//! a cluster's first start and reconciled at every start as kube-apiserver's
+//! `rbac/bootstrap-roles` post-start hook does (`pkg/registry/rbac/reconciliation`, the same rules
+//! for both scopes):
 //!
-//! - a missing ClusterRole or ClusterRoleBinding is created;
+//! - a missing role or binding is created;
 //! - an existing one annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` is left
 //!   alone;
 //! - otherwise labels and annotations it lacks are added (its own values win), rules it does not
@@ -14,7 +16,7 @@
 //! writes go through the cluster's own object pipeline as a `system:masters` loopback user.
 
 use kube_core::{Status, meta};
-use rbac::{ClusterRole, ClusterRoleBinding};
+use rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde_json::Value;
 
 use crate::cluster::Cluster;
@@ -147,45 +149,85 @@ pub fn reconcile_binding(expected: &ClusterRoleBinding, existing: &Value) -> Rec
     Reconcile::Update(with_fields(existing, typed, &["subjects"]))
 }
 
-/// Create or reconcile every bootstrap ClusterRole and ClusterRoleBinding of `cluster`.
+/// Reconcile a stored Role with the expected bootstrap one: a ClusterRole's rules without its
+/// aggregation.
+pub fn reconcile_role(expected: &Role, existing: &Value) -> Reconcile {
+    let expected = ClusterRole {
+        api_version: expected.api_version.clone(),
+        kind: expected.kind.clone(),
+        metadata: expected.metadata.clone(),
+        rules: expected.rules.clone(),
+        aggregation_rule: None,
+        rest: expected.rest.clone(),
+    };
+    reconcile_cluster_role(&expected, existing)
+}
+
+/// Reconcile a stored RoleBinding with the expected bootstrap one, as a ClusterRoleBinding is.
+pub fn reconcile_role_binding(expected: &RoleBinding, existing: &Value) -> Reconcile {
+    let expected = ClusterRoleBinding {
+        api_version: expected.api_version.clone(),
+        kind: expected.kind.clone(),
+        metadata: expected.metadata.clone(),
+        subjects: expected.subjects.clone(),
+        role_ref: expected.role_ref.clone(),
+        rest: expected.rest.clone(),
+    };
+    reconcile_binding(&expected, existing)
+}
+
+/// Create or reconcile every bootstrap role and binding of `cluster`.
 pub(crate) async fn ensure(cluster: &Cluster) -> Result<(), Status> {
-    let roles = cluster.resource(GROUP, "v1", "clusterroles").expect("clusterroles are built in");
-    let bindings = cluster.resource(GROUP, "v1", "clusterrolebindings").expect("clusterrolebindings are built in");
+    let def = |resource| cluster.resource(GROUP, "v1", resource).expect("the RBAC kinds are built in");
+    let (cluster_roles, cluster_bindings) = (def("clusterroles"), def("clusterrolebindings"));
+    let (roles, bindings) = (def("roles"), def("rolebindings"));
     for expected in rbac::bootstrap::cluster_roles() {
         let value = serde_json::to_value(expected).expect("roles serialize");
-        write(cluster, &roles, &expected.metadata.name, value, |existing| reconcile_cluster_role(expected, existing))
-            .await?;
+        write(cluster, &cluster_roles, &expected.metadata, value, |existing| {
+            reconcile_cluster_role(expected, existing)
+        })
+        .await?;
     }
     for expected in rbac::bootstrap::cluster_role_bindings() {
         let value = serde_json::to_value(expected).expect("bindings serialize");
-        write(cluster, &bindings, &expected.metadata.name, value, |existing| reconcile_binding(expected, existing))
+        write(cluster, &cluster_bindings, &expected.metadata, value, |existing| reconcile_binding(expected, existing))
+            .await?;
+    }
+    for expected in rbac::bootstrap::roles() {
+        let value = serde_json::to_value(expected).expect("roles serialize");
+        write(cluster, &roles, &expected.metadata, value, |existing| reconcile_role(expected, existing)).await?;
+    }
+    for expected in rbac::bootstrap::role_bindings() {
+        let value = serde_json::to_value(expected).expect("bindings serialize");
+        write(cluster, &bindings, &expected.metadata, value, |existing| reconcile_role_binding(expected, existing))
             .await?;
     }
     Ok(())
 }
 
-/// Create `object` if `name` is missing, else store what `reconcile` makes of the existing one;
-/// a lost race (another replica reconciling) is retried.
+/// Create `object` if the one `meta` names is missing, else store what `reconcile` makes of the
+/// existing one; a lost race (another replica reconciling) is retried.
 async fn write(
     cluster: &Cluster,
     def: &crate::registry::ResourceDef,
-    name: &str,
+    meta: &rbac::ObjectMeta,
     object: Value,
     reconcile: impl Fn(&Value) -> Reconcile,
 ) -> Result<(), Status> {
+    let (ns, name) = (meta.namespace.as_str(), meta.name.as_str());
     let mut last = Ok(());
     for _ in 0..5 {
         let mut ctx = privileged_ctx("system:apiserver", "kube-apiserver");
-        let attempt = match cluster.get(def, "", name).await {
-            Err(status) if status.code == 404 => cluster.create(def, "", object.clone(), &mut ctx).await.map(drop),
+        let attempt = match cluster.get(def, ns, name).await {
+            Err(status) if status.code == 404 => cluster.create(def, ns, object.clone(), &mut ctx).await.map(drop),
             Err(status) => return Err(status),
             Ok(existing) => match reconcile(&existing) {
                 Reconcile::None => Ok(()),
-                Reconcile::Update(updated) => cluster.update(def, "", name, "", updated, &mut ctx).await.map(drop),
+                Reconcile::Update(updated) => cluster.update(def, ns, name, "", updated, &mut ctx).await.map(drop),
                 Reconcile::Recreate(replacement) => {
                     let options = kube_core::params::DeleteOptions::default();
-                    match cluster.delete(def, "", name, &options, &mut ctx).await {
-                        Ok(_) => cluster.create(def, "", replacement, &mut ctx).await.map(drop),
+                    match cluster.delete(def, ns, name, &options, &mut ctx).await {
+                        Ok(_) => cluster.create(def, ns, replacement, &mut ctx).await.map(drop),
                         Err(status) => Err(status),
                     }
                 }
@@ -229,6 +271,30 @@ mod tests {
         assert_eq!(rules.len(), 4);
         // Reconciling the result again changes nothing.
         assert_eq!(reconcile_cluster_role(&expected, &updated), Reconcile::None);
+    }
+
+    #[test]
+    fn namespaced_roles_and_bindings_reconcile_as_cluster_ones() {
+        let reader = rbac::bootstrap::roles()
+            .iter()
+            .find(|r| r.metadata.name == "extension-apiserver-authentication-reader")
+            .unwrap();
+        assert_eq!(reader.metadata.namespace, "kube-system");
+        let stored = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": reader.metadata.name, "namespace": "kube-system", "uid": "u2"},
+            "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"]}]});
+        let Reconcile::Update(updated) = reconcile_role(reader, &stored) else { panic!("an update") };
+        assert_eq!((updated["kind"].as_str(), updated["metadata"]["uid"].as_str()), (Some("Role"), Some("u2")));
+        assert!(updated.get("aggregationRule").is_none());
+        assert_eq!(updated["rules"][0], stored["rules"][0], "the user's rule is kept");
+        assert_eq!(reconcile_role(reader, &updated), Reconcile::None);
+
+        let binding = &rbac::bootstrap::role_bindings()[0];
+        let mut moved = serde_json::to_value(binding).unwrap();
+        moved["roleRef"]["name"] = json!("someone-else");
+        let Reconcile::Recreate(replacement) = reconcile_role_binding(binding, &moved) else { panic!("a recreate") };
+        assert_eq!(replacement["kind"], "RoleBinding");
+        assert_eq!(replacement["roleRef"]["name"], binding.role_ref.name.as_str());
     }
 
     #[test]
