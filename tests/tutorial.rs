@@ -51,19 +51,6 @@ rules:
     verbs: ["list", "get", "create", "update", "delete"]
 "#;
 
-/// What `kubectl edit` opens the ConfigMap in: a script that adds the user to `mapUsers`, as the
-/// reader does by hand.
-const EDITOR: &str = r#"#!/bin/sh
-exec python3 - "$1" <<'EOF'
-import sys
-path = sys.argv[1]
-text = open(path).read()
-user = "  mapUsers: |\n    - userarn: arn:aws:iam::123456789012:user/eks-user\n      username: eks-user\n"
-assert "\ndata:\n" in text, text
-open(path, "w").write(text.replace("\ndata:\n", "\ndata:\n" + user, 1))
-EOF
-"#;
-
 fn forbidden(stderr: &str, verb: &str, resource: &str) -> bool {
     stderr.contains(&format!(
         "Error from server (Forbidden): {resource} is forbidden: User \"eks-user\" cannot {verb} resource \"{resource}\" \
@@ -136,19 +123,11 @@ fn the_quickstart_as_the_readme_tells_it() {
     // 3. The user in aws-auth's mapUsers, with `kubectl edit`.
     let out = rampart.kubectl(&["get", "configmap", "aws-auth", "-n", "kube-system", "-o", "yaml"]).ok();
     assert!(out.stdout.contains("mapRoles: |"), "a fresh cluster maps its node role:\n{}", out.stdout);
-    let editor = rampart.write_file("add-eks-user.sh", EDITOR);
-    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let out = run(
-        rampart.command("kubectl").env("KUBE_EDITOR", &editor).args([
-            "edit",
-            "configmap",
-            "aws-auth",
-            "-n",
-            "kube-system",
-        ]),
-        None,
-    )
-    .ok();
+    // `kubectl edit`, with an editor that adds the user under `data` as the reader does by hand.
+    let out = edit_aws_auth_map_users(
+        &rampart,
+        &["- userarn: arn:aws:iam::123456789012:user/eks-user", "  username: eks-user"],
+    );
     assert_eq!(out.stdout, "configmap/aws-auth edited\n");
 
     // 4. The admin checks with impersonation.
