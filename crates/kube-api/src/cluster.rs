@@ -40,7 +40,8 @@ pub struct ClusterConfig {
     pub allow_anonymous: bool,
     /// The `iss` of service-account tokens (also their default audience).
     pub service_account_issuer: String,
-    /// How many recent changes the watch hub keeps for watches from a resourceVersion.
+    /// How many recent changes the watch hub keeps in memory for watches from a resourceVersion;
+    /// a watch from further back is served from the store's history (see `watch.rs`).
     pub watch_window: usize,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
@@ -63,7 +64,7 @@ impl ClusterConfig {
             server_names: vec![],
             allow_anonymous: true,
             service_account_issuer: "https://kubernetes.default.svc".into(),
-            watch_window: 10_000,
+            watch_window: 1_000,
             bookmark_interval: Duration::from_secs(60),
             token_authenticators: vec![],
             authorizers: vec![],
