@@ -9,30 +9,9 @@ mod access_common;
 
 use access_common::*;
 
-const ROLE: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: eks-user-role
-  namespace: default
-rules:
-  - apiGroups: [""]
-    resources: ["pods"]
-    verbs: ["list"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: eks-user-role-binding
-  namespace: default
-subjects:
-  - kind: User
-    name: eks-user
-    apiGroup: rbac.authorization.k8s.io
-roleRef:
-  kind: Role
-  name: eks-user-role
-  apiGroup: rbac.authorization.k8s.io
-"#;
+/// The tutorial's Role and RoleBinding (the README's quickstart files).
+const ROLE: &str =
+    concat!(include_str!("data/tutorial/role.yaml"), "---\n", include_str!("data/tutorial/rolebinding.yaml"));
 
 #[test]
 fn the_tutorial_role_through_impersonation() {

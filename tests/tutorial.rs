@@ -10,46 +10,12 @@ use eks_common::*;
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/eks-user";
 
 /// The tutorial's first Role: list pods in `default`.
-const ROLE: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: eks-user-role
-  namespace: default
-rules:
-  - apiGroups: [""]
-    resources: ["pods"]
-    verbs: ["list"]
-"#;
+const ROLE: &str = include_str!("data/tutorial/role.yaml");
 
-const ROLE_BINDING: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: eks-user-role-binding
-  namespace: default
-subjects:
-  - kind: User
-    name: eks-user
-    apiGroup: rbac.authorization.k8s.io
-roleRef:
-  kind: Role
-  name: eks-user-role
-  apiGroup: rbac.authorization.k8s.io
-"#;
+const ROLE_BINDING: &str = include_str!("data/tutorial/rolebinding.yaml");
 
 /// The tutorial's extended Role.
-const ROLE_EXTENDED: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: eks-user-role
-  namespace: default
-rules:
-  - apiGroups: [""]
-    resources: ["events"]
-    verbs: ["get", "list", "watch"]
-  - apiGroups: ["", "extensions", "apps"]
-    resources: ["pods", "pods/log", "pods/exec", "deployments", "configmaps", "secrets"]
-    verbs: ["list", "get", "create", "update", "delete"]
-"#;
+const ROLE_EXTENDED: &str = include_str!("data/tutorial/role-extended.yaml");
 
 fn forbidden(stderr: &str, verb: &str, resource: &str) -> bool {
     stderr.contains(&format!(
