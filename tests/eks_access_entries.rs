@@ -112,21 +112,8 @@ fn access_entries_policies_scopes_and_mode_switches() {
     );
 
     // View in team-a only.
-    let associated = aws_json(
-        &rampart,
-        &[
-            "eks",
-            "associate-access-policy",
-            "--cluster-name",
-            CLUSTER,
-            "--principal-arn",
-            &dev,
-            "--policy-arn",
-            VIEW,
-            "--access-scope",
-            "type=namespace,namespaces=team-a",
-        ],
-    );
+    let associated =
+        json(&associate_access_policy(&rampart, CLUSTER, &dev, VIEW, "type=namespace,namespaces=team-a").ok());
     assert_eq!(associated["clusterName"], CLUSTER);
     assert_eq!(
         associated["associatedAccessPolicy"]["accessScope"],
@@ -148,20 +135,7 @@ fn access_entries_policies_scopes_and_mode_switches() {
     );
 
     // Edit in every team-* namespace.
-    rampart
-        .aws(&[
-            "eks",
-            "associate-access-policy",
-            "--cluster-name",
-            CLUSTER,
-            "--principal-arn",
-            &dev,
-            "--policy-arn",
-            EDIT,
-            "--access-scope",
-            "type=namespace,namespaces=team-*",
-        ])
-        .ok();
+    associate_access_policy(&rampart, CLUSTER, &dev, EDIT, "type=namespace,namespaces=team-*").ok();
     create_raw_as(&rampart, "dev", "/api/v1/namespaces/team-b/configmaps", &configmap("x")).ok();
     kubectl_as(&rampart, "dev", &["delete", "--raw", "/api/v1/namespaces/team-b/configmaps/x"]).ok();
     let outside =
@@ -221,20 +195,9 @@ fn access_entries_policies_scopes_and_mode_switches() {
         "{}",
         nobody.stderr
     );
-    let no_policy = rampart
-        .aws(&[
-            "eks",
-            "associate-access-policy",
-            "--cluster-name",
-            CLUSTER,
-            "--principal-arn",
-            &dev,
-            "--policy-arn",
-            "arn:aws:eks::aws:cluster-access-policy/Nope",
-            "--access-scope",
-            "type=cluster",
-        ])
-        .failed();
+    let no_policy =
+        associate_access_policy(&rampart, CLUSTER, &dev, "arn:aws:eks::aws:cluster-access-policy/Nope", "type=cluster")
+            .failed();
     assert!(no_policy.stderr.contains("The specified policyArn could not be found."), "{}", no_policy.stderr);
     let catalogue = aws_json(&rampart, &["eks", "list-access-policies"]);
     let names: Vec<&str> =

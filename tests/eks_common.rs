@@ -44,6 +44,23 @@ pub fn aws_json(rampart: &Rampart, args: &[&str]) -> Value {
     json(&rampart.aws(args).ok())
 }
 
+/// `aws eks associate-access-policy` on `cluster` for `principal`, with `scope` in the CLI's
+/// shorthand (`type=cluster`, `type=namespace,namespaces=a,b`).
+pub fn associate_access_policy(rampart: &Rampart, cluster: &str, principal: &str, policy: &str, scope: &str) -> Output {
+    rampart.aws(&[
+        "eks",
+        "associate-access-policy",
+        "--cluster-name",
+        cluster,
+        "--principal-arn",
+        principal,
+        "--policy-arn",
+        policy,
+        "--access-scope",
+        scope,
+    ])
+}
+
 /// `aws …` as an AWS profile.
 pub fn aws_as(rampart: &Rampart, profile: &str, args: &[&str]) -> Output {
     run(rampart.command("aws").env("AWS_PROFILE", profile).args(args), None)

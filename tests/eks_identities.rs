@@ -335,20 +335,14 @@ fn aws_auth_writes_that_eks_would_silently_drop_are_refused_with_key_and_line() 
         .ok();
     let operator = format!("arn:aws:iam::{ACCOUNT}:user/operator");
     rampart.aws(&["eks", "create-access-entry", "--cluster-name", "no-bootstrap", "--principal-arn", &operator]).ok();
-    rampart
-        .aws(&[
-            "eks",
-            "associate-access-policy",
-            "--cluster-name",
-            "no-bootstrap",
-            "--principal-arn",
-            &operator,
-            "--policy-arn",
-            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-            "--access-scope",
-            "type=cluster",
-        ])
-        .ok();
+    associate_access_policy(
+        &rampart,
+        "no-bootstrap",
+        &operator,
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+        "type=cluster",
+    )
+    .ok();
     let kubeconfig = rampart.data_dir.parent().unwrap().join("no-bootstrap.kubeconfig");
     rampart
         .aws(&[

@@ -128,20 +128,14 @@ fn the_authenticator_and_the_authorizer_chain_serve_kube_apiserver_as_webhooks()
     user_with_profile(&rampart, "dev");
     let dev = format!("arn:aws:iam::{ACCOUNT}:user/dev");
     rampart.aws(&["eks", "create-access-entry", "--cluster-name", CLUSTER, "--principal-arn", &dev]).ok();
-    rampart
-        .aws(&[
-            "eks",
-            "associate-access-policy",
-            "--cluster-name",
-            CLUSTER,
-            "--principal-arn",
-            &dev,
-            "--policy-arn",
-            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
-            "--access-scope",
-            "type=namespace,namespaces=team-a",
-        ])
-        .ok();
+    associate_access_policy(
+        &rampart,
+        CLUSTER,
+        &dev,
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+        "type=namespace,namespaces=team-a",
+    )
+    .ok();
     let (status, body) =
         post(&rampart, "authenticator.kubeconfig", &token_review(&get_token(&rampart, "dev", CLUSTER)), true);
     assert_eq!(status, 200, "{body}");
