@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use kube_core::status::{FieldError, GroupKind, Status, StatusDetails, go_quote};
+use kube_core::status::{FieldError, GroupKind, Status, go_quote};
 
 /// Why a sandbox, log or exec operation failed. [`KubeletError::http_status`] and
 /// [`KubeletError::reason`] give the `Status` to answer with; `Display` is its message.
@@ -124,7 +124,7 @@ impl KubeletError {
                     status: "Failure".into(),
                     message: self.to_string(),
                     reason: self.reason().into(),
-                    details: StatusDetails::default(),
+                    details: Box::default(),
                     code,
                 },
             },

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::registry::kinds::EVENTS_GROUP;
+
 /// (events.k8s.io/v1 field, core/v1 field) pairs that only differ by name.
 const EVENT_RENAMES: &[(&str, &str)] = &[
     ("regarding", "involvedObject"),
@@ -47,7 +49,7 @@ pub fn event_from_core(object: Value) -> Value {
 /// Make a stored object what `group`/`version` serves: events converted, custom resources'
 /// `apiVersion` set.
 pub fn to_served(object: Value, group: &str, version: &str) -> Value {
-    if group == "events.k8s.io" {
+    if group == EVENTS_GROUP {
         return event_from_core(object);
     }
     let api_version = kube_core::meta::api_version(group, version);
@@ -62,7 +64,7 @@ pub fn to_served(object: Value, group: &str, version: &str) -> Value {
 
 /// The storage form of an object written through `group`.
 pub fn to_stored(object: Value, group: &str) -> Value {
-    if group == "events.k8s.io" { event_to_core(object) } else { object }
+    if group == EVENTS_GROUP { event_to_core(object) } else { object }
 }
 
 #[cfg(test)]

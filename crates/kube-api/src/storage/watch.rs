@@ -17,7 +17,7 @@ use serde_json::Value;
 use store::{EventKind, KeyRange, Revision, Store, WatchRequest};
 use tokio::sync::broadcast;
 
-use crate::storage::decode;
+use crate::storage::object_store::{decode, store_status};
 
 /// One change in the cluster, as the hub saw it.
 pub struct HubEvent {
@@ -158,7 +158,7 @@ impl WatchHub {
     /// Start following `prefix` in `store` from its current revision, keeping the last
     /// `capacity` events.
     pub async fn start(store: Arc<dyn Store>, prefix: String, capacity: usize) -> Result<Arc<WatchHub>, Status> {
-        let current = store.current_revision().await.map_err(crate::storage::store_status)?;
+        let current = store.current_revision().await.map_err(store_status)?;
         let (tx, _) = broadcast::channel(capacity.max(1024));
         let hub = Arc::new(WatchHub {
             store: store.clone(),
@@ -284,18 +284,18 @@ impl WatchHub {
         // Everything after `rv` up to the store's current revision comes from the store; what the
         // hub publishes after that, from `live`. The store's whole key space is read so that the
         // batch of the current revision is seen whichever key it wrote.
-        let current = self.store.current_revision().await.map_err(crate::storage::store_status)?;
+        let current = self.store.current_revision().await.map_err(store_status)?;
         let request =
             WatchRequest { key: String::new(), range: KeyRange::Prefix, start_revision: rv + 1, prev_kv: true };
         let mut history = self.store.watch(request).await.map_err(|err| match err {
             store::StoreError::Compacted { compact_revision, .. } => {
                 Status::too_old_resource_version(rv, compact_revision)
             }
-            other => crate::storage::store_status(other),
+            other => store_status(other),
         })?;
         let mut backlog = Vec::new();
         while let Some(batch) = history.next().await {
-            let batch = batch.map_err(crate::storage::store_status)?;
+            let batch = batch.map_err(store_status)?;
             let revision = batch.first().map_or(current, |event| event.kv.mod_revision);
             let ours = batch.into_iter().filter(|event| event.kv.key.starts_with(&self.prefix));
             backlog.extend(ours.map(|event| Arc::new(HubEvent::from_store(event))));

@@ -10,11 +10,10 @@ use kube_core::table::{self, IncludeObject};
 use kube_core::{Status, meta};
 use serde_json::{Map, Value, json};
 
-use crate::convert;
-use crate::http::{body_response, status_response};
-use crate::objects::{ListResult, RawList};
 use crate::registry::ResourceDef;
-use crate::storage;
+use crate::serve::responses::{body_response, status_response};
+use crate::storage::objects::{ListResult, RawList};
+use crate::storage::{convert, object_store};
 
 fn yaml(value: &Value) -> Result<String, Status> {
     serde_saphyr::to_string(value).map_err(|e| Status::internal(format!("encoding YAML: {e}")))
@@ -116,8 +115,9 @@ pub fn json_list_raw(def: &ResourceDef, list: &RawList) -> Result<Vec<u8>, Statu
         if i > 0 {
             out.push(b',');
         }
-        if !storage::splice_into(&mut out, &kv.value, kv.mod_revision, def.custom.is_some(), &api_version) {
-            let object = convert::to_served(storage::decode(&kv.value, kv.mod_revision)?, &def.group, &def.version);
+        if !object_store::splice_into(&mut out, &kv.value, kv.mod_revision, def.custom.is_some(), &api_version) {
+            let object =
+                convert::to_served(object_store::decode(&kv.value, kv.mod_revision)?, &def.group, &def.version);
             serde_json::to_writer(&mut out, &list_item(def, &object)).expect("serializes");
         }
     }

@@ -2,8 +2,6 @@
 //! replicas, for deployments, replicasets and custom resources with a scale subresource),
 //! `pods/binding`, `pods/eviction` and `serviceaccounts/token` (TokenRequest).
 
-use std::sync::Arc;
-
 use axum::response::Response;
 use chrono::Utc;
 use http::StatusCode;
@@ -14,10 +12,12 @@ use kube_core::{FieldError, GroupKind, Status, meta};
 use kube_patch::{PatchType, Schema};
 use serde_json::{Value, json};
 
+use crate::access::authn::ServiceAccountToken;
 use crate::cluster::Cluster;
-use crate::http::json_response;
-use crate::objects::{Ctx, Write, patch_status};
 use crate::registry::ResourceDef;
+use crate::serve::decode::decode_body;
+use crate::serve::responses::json_response;
+use crate::storage::objects::{Ctx, Objects, Target, Write, patch_status};
 
 /// Where a workload keeps its replica counts and selector.
 struct ScalePaths {
@@ -61,21 +61,26 @@ fn to_scale(def: &ResourceDef, object: &Value) -> Value {
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": metadata, "spec": {"replicas": replicas(&paths.spec)}, "status": status})
 }
 
+/// A request to a workload's `scale`: its verb, and for a write its body (a Scale, or a patch of
+/// one) and how it is encoded.
+pub struct ScaleRequest<'a> {
+    pub verb: &'a str,
+    pub patch_type: Option<PatchType>,
+    pub content_type: &'a str,
+    pub body: &'a [u8],
+}
+
 /// GET, PUT or PATCH of a workload's scale.
-#[allow(clippy::too_many_arguments)]
 pub async fn scale(
-    cluster: &Arc<Cluster>,
-    def: &ResourceDef,
-    namespace: &str,
-    name: &str,
-    verb: &str,
-    patch_type: Option<PatchType>,
-    content_type: &str,
-    body: &[u8],
+    objects: &Objects,
+    target: &Target<'_>,
+    request: ScaleRequest<'_>,
     ctx: &mut Ctx,
 ) -> Result<Value, Status> {
+    let (def, name) = (target.def, target.name);
+    let ScaleRequest { verb, patch_type, content_type, body } = request;
     if verb == "get" {
-        let object = cluster.get(def, namespace, name).await?;
+        let object = objects.get(target).await?;
         return Ok(to_scale(def, &object));
     }
     let manager = ctx.manager();
@@ -90,13 +95,13 @@ pub async fn scale(
             };
             let scale_def =
                 ResourceDef { kind: "Scale".into(), group: "autoscaling".into(), version: "v1".into(), ..def.clone() };
-            Some(crate::handlers::decode_body(&scale_def, &headers, body)?)
+            Some(decode_body(&scale_def, &headers, body)?)
         }
         Some(_) => None,
     };
     let paths = scale_paths(def);
-    let (stored, _) = cluster
-        .write(def, namespace, name, "scale", ctx, |current| {
+    let (stored, _) = objects
+        .guaranteed_update(target, ctx, |current| {
             let Some(current) = current else { return Ok(None) };
             let current_scale = to_scale(def, current);
             let new_scale = match (&given, patch_type) {
@@ -146,16 +151,10 @@ pub async fn scale(
 }
 
 /// POST to `pods/binding`, `pods/eviction` or `serviceaccounts/token`.
-pub async fn create(
-    cluster: &Arc<Cluster>,
-    def: &ResourceDef,
-    namespace: &str,
-    name: &str,
-    subresource: &str,
-    body: Value,
-    ctx: &mut Ctx,
-) -> Result<Response, Status> {
-    match subresource {
+pub async fn create(cluster: &Cluster, target: &Target<'_>, body: Value, ctx: &mut Ctx) -> Result<Response, Status> {
+    let (def, namespace, name) = (target.def, target.namespace, target.name);
+    let objects = cluster.objects();
+    match target.subresource {
         "binding" => {
             let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
             if node.is_empty() {
@@ -166,8 +165,8 @@ pub async fn create(
                 ));
             }
             let manager = ctx.manager();
-            cluster
-                .write(def, namespace, name, "binding", ctx, |current| {
+            objects
+                .guaranteed_update(target, ctx, |current| {
                     let Some(current) = current else { return Ok(None) };
                     let assigned = current.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default();
                     if !assigned.is_empty() {
@@ -194,14 +193,14 @@ pub async fn create(
                 options = DeleteOptions::from_request(None, &serde_json::to_vec(opts).unwrap_or_default())
                     .map_err(Status::from)?;
             }
-            cluster.delete(def, namespace, name, &options, ctx).await?;
+            objects.delete(&Target::object(def, namespace, name), &options, ctx).await?;
             Ok(json_response(
                 StatusCode::CREATED,
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
             ))
         }
         "token" => {
-            let sa = cluster.get(def, namespace, name).await?;
+            let sa = objects.get(&Target::object(def, namespace, name)).await?;
             let seconds = body.pointer("/spec/expirationSeconds").and_then(Value::as_i64).unwrap_or(3600);
             if seconds < 600 {
                 return Err(Status::invalid(
@@ -233,7 +232,15 @@ pub async fn create(
             let bound = body.pointer("/spec/boundObjectRef").filter(|b| b.is_object()).cloned();
             let now = Utc::now();
             let key = cluster.service_account_key();
-            let (token, expires) = key.issue(namespace, name, meta::uid(&sa), &audiences, seconds, now, bound.clone());
+            let request = ServiceAccountToken {
+                namespace,
+                name,
+                uid: meta::uid(&sa),
+                audiences: &audiences,
+                seconds,
+                bound: bound.clone(),
+            };
+            let (token, expires) = key.issue(&request, now);
             let audiences = if audiences.is_empty() { key.audiences.clone() } else { audiences };
             let response = json!({
                 "kind": "TokenRequest",

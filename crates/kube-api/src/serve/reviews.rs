@@ -3,8 +3,6 @@
 //! guards every request, so they always agree with it), SelfSubjectRulesReview (the rules the
 //! chain's authorizers can enumerate) and TokenReview (the bearer-token authenticators).
 
-use std::sync::Arc;
-
 use axum::response::Response;
 use chrono::Utc;
 use http::StatusCode;
@@ -12,10 +10,12 @@ use kube_core::{FieldError, GroupKind, Status, meta};
 use rbac::{Attributes, ResourceAttributes, UserInfo};
 use serde_json::{Map, Value, json};
 
-use crate::authz::{self, Decision};
+use crate::access::authn;
+use crate::access::authz::{self, Decision};
 use crate::cluster::Cluster;
-use crate::http::json_response;
 use crate::registry::ResourceDef;
+use crate::serve::responses::json_response;
+use crate::storage::objects::check_type;
 
 fn s(v: &Value, pointer: &str) -> String {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or_default().to_string()
@@ -153,13 +153,13 @@ fn access_status(cluster: &Cluster, attributes: &Attributes) -> Value {
 
 /// Answer a review (POST to one of the review resources).
 pub async fn create(
-    cluster: &Arc<Cluster>,
+    cluster: &Cluster,
     def: &ResourceDef,
     namespace: &str,
     user: &UserInfo,
     mut request: Value,
 ) -> Result<Response, Status> {
-    crate::objects::check_type(def, &mut request)?;
+    check_type(def, &mut request)?;
     let spec = request.get("spec").cloned().unwrap_or_else(|| json!({}));
     match def.kind.as_str() {
         "SelfSubjectReview" => {
@@ -221,11 +221,11 @@ pub async fn create(
             for authenticator in authenticators.iter() {
                 match authenticator.authenticate(&token).await {
                     Ok(Some(found)) => {
-                        let found = crate::authn::with_authenticated_group(found);
+                        let found = authn::with_authenticated_group(found);
                         let audiences = spec
                             .get("audiences")
                             .cloned()
-                            .unwrap_or_else(|| json!(cluster.service_account_key.audiences));
+                            .unwrap_or_else(|| json!(cluster.service_account_key().audiences));
                         return Ok(answer(
                             def,
                             &request,

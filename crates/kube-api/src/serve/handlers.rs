@@ -1,13 +1,16 @@
-//! Resource requests: the verb and subresource of a RequestInfo mapped to the operations of
-//! [`crate::objects`], with request bodies decoded (JSON, YAML, Protobuf) and replies encoded as
-//! negotiated. Reviews are in [`crate::reviews`], watches in [`crate::stream`].
+//! Resource requests: the verb and subresource of a RequestInfo mapped to the operations of the
+//! object service ([`crate::storage::objects`]), with request bodies decoded
+//! ([`crate::serve::decode`]) and replies encoded as negotiated ([`crate::serve::encode`]).
+//! Reviews are in [`crate::serve::reviews`], watches in [`crate::serve::stream`], subresources
+//! with their own shapes in [`crate::serve::subresources`], connect subresources go to the
+//! handlers other crates register ([`crate::connect`]).
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
-use kube_core::media::{self, Allow, BodyType, Output};
+use kube_core::media::{self, Allow, Output};
 use kube_core::params::{DeleteOptions, ListOptions, WriteOptions};
 use kube_core::table::IncludeObject;
 use kube_core::{RequestInfo, Status, meta};
@@ -16,10 +19,12 @@ use serde_json::{Value, json};
 
 use crate::cluster::Cluster;
 use crate::connect::ConnectRequest;
-use crate::encode;
-use crate::http::{body_response, header_str, json_response, read_body, status_response, with_warnings};
-use crate::objects::{Ctx, Deleted, Write};
-use crate::registry::{ResourceDef, Storage};
+use crate::registry::{ResourceDef, Storage, kinds};
+use crate::serve::decode::{self, decode_body};
+use crate::serve::responses::{body_response, header_str, json_response, read_body, status_response, with_warnings};
+use crate::serve::{encode, reviews, stream, subresources};
+use crate::storage::object_store::splice;
+use crate::storage::objects::{Ctx, Deleted, Target, Write, patch_schema};
 
 const CONNECT: &[&str] = &["log", "exec", "attach", "portforward", "proxy"];
 
@@ -55,33 +60,6 @@ fn ctx(user: rbac::UserInfo, headers: &HeaderMap, query: Option<&str>) -> Result
     })
 }
 
-/// Decode a create or update body (JSON, YAML or Kubernetes Protobuf).
-pub fn decode_body(def: &ResourceDef, headers: &HeaderMap, body: &[u8]) -> Result<Value, Status> {
-    let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
-    let summary = || {
-        let text = String::from_utf8_lossy(&body[..body.len().min(30)]).into_owned();
-        if body.len() > 30 { format!("{text} ...") } else { text }
-    };
-    match BodyType::from_content_type(content_type) {
-        Some(BodyType::Json) => serde_json::from_slice(body).map_err(|e| {
-            Status::bad_request(format!(
-                "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: {e} ({})",
-                def.kind,
-                summary()
-            ))
-        }),
-        Some(BodyType::Yaml) => serde_saphyr::from_slice::<Value>(body).map_err(|e| {
-            Status::bad_request(format!(
-                "the object provided is unrecognized (must be of type {}): couldn't get version/kind; yaml parse error: {e} ({})",
-                def.kind,
-                summary()
-            ))
-        }),
-        Some(BodyType::Protobuf) => crate::protobuf::decode(body),
-        _ => Err(Status::unsupported_media_type(media::ACCEPTED)),
-    }
-}
-
 fn created_or_ok(created: bool) -> StatusCode {
     if created { StatusCode::CREATED } else { StatusCode::OK }
 }
@@ -105,9 +83,10 @@ async fn serve_inner(
     user: rbac::UserInfo,
     request: http::Request<Body>,
 ) -> Result<Response, Status> {
+    let objects = cluster.objects();
     let def =
-        cluster.resource(&info.api_group, &info.api_version, &info.resource).ok_or_else(Status::not_found_path)?;
-    let is_namespace_itself = def.kind == "Namespace" && def.group.is_empty();
+        objects.resource(&info.api_group, &info.api_version, &info.resource).ok_or_else(Status::not_found_path)?;
+    let is_namespace_itself = def.is(kinds::NAMESPACE);
     if def.namespaced && info.namespace.is_empty() && (!info.name.is_empty() || info.verb == "create") {
         return Err(Status::not_found_path());
     }
@@ -135,11 +114,13 @@ async fn serve_inner(
     let query = query.as_deref();
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
+    let target = Target { def: &def, namespace, name, subresource: sub };
+    let collection = Target::collection(&def, namespace);
 
     if def.storage == Storage::Review {
         let body = read_body(body).await?;
         let object = decode_body(&def, &headers, &body)?;
-        return crate::reviews::create(cluster, &def, namespace, &user, object).await;
+        return reviews::create(cluster, &def, namespace, &user, object).await;
     }
 
     match (info.verb.as_str(), sub) {
@@ -147,12 +128,12 @@ async fn serve_inner(
             let output = negotiate(&headers, true)?;
             let include = include_object(query)?;
             if output == Output::Json {
-                let kv = cluster.get_raw(&def, namespace, name).await?;
-                if let Some(bytes) = crate::storage::splice(&kv.value, kv.mod_revision, true, &def.api_version()) {
+                let kv = objects.get_raw(&target).await?;
+                if let Some(bytes) = splice(&kv.value, kv.mod_revision, true, &def.api_version()) {
                     return Ok(body_response(StatusCode::OK, "application/json", bytes));
                 }
             }
-            let object = cluster.get(&def, namespace, name).await?;
+            let object = objects.get(&target).await?;
             Ok(encode::object(&def, &object, output, include, StatusCode::OK))
         }
         ("list" | "watch", _) => {
@@ -160,14 +141,13 @@ async fn serve_inner(
             let include = include_object(query)?;
             let options = ListOptions::from_query(query).map_err(Status::from)?;
             if options.watch || info.verb == "watch" {
-                return crate::stream::watch(cluster.clone(), def, namespace.to_string(), options, output, include)
-                    .await;
+                return stream::watch(cluster, def.clone(), namespace, options, output, include).await;
             }
             if output == Output::Json {
-                let raw = cluster.list_raw(&def, namespace, &options).await?;
+                let raw = objects.list_raw(&collection, &options).await?;
                 return Ok(body_response(StatusCode::OK, "application/json", encode::json_list_raw(&def, &raw)?));
             }
-            let list = cluster.list(&def, namespace, &options).await?;
+            let list = objects.list(&collection, &options).await?;
             Ok(encode::list(&def, &list, output, include))
         }
         ("create", "") => {
@@ -175,7 +155,7 @@ async fn serve_inner(
             let mut ctx = ctx(user, &headers, query)?;
             let body = read_body(body).await?;
             let object = decode_body(&def, &headers, &body)?;
-            let created = cluster.create(&def, namespace, object, &mut ctx).await?;
+            let created = objects.create(&collection, object, &mut ctx).await?;
             Ok(with_warnings(
                 encode::object(&def, &created, output, IncludeObject::Metadata, StatusCode::CREATED),
                 &ctx.warnings,
@@ -186,7 +166,7 @@ async fn serve_inner(
             let mut ctx = ctx(user, &headers, query)?;
             let body = read_body(body).await?;
             let object = decode_body(&def, &headers, &body)?;
-            let (stored, created) = cluster.update(&def, namespace, name, sub, object, &mut ctx).await?;
+            let (stored, created) = objects.update(&target, object, &mut ctx).await?;
             Ok(with_warnings(
                 encode::object(&def, &stored, output, IncludeObject::Metadata, created_or_ok(created)),
                 &ctx.warnings,
@@ -197,7 +177,7 @@ async fn serve_inner(
             let mut ctx = ctx(user, &headers, query)?;
             let patch_type = patch_type(&def, &headers)?;
             let body = read_body(body).await?;
-            let (stored, created) = cluster.patch(&def, namespace, name, sub, patch_type, &body, &mut ctx).await?;
+            let (stored, created) = objects.patch(&target, patch_type, &body, &mut ctx).await?;
             Ok(with_warnings(
                 encode::object(&def, &stored, output, IncludeObject::Metadata, created_or_ok(created)),
                 &ctx.warnings,
@@ -209,7 +189,7 @@ async fn serve_inner(
             let options = DeleteOptions::from_request(query, &body).map_err(Status::from)?;
             let mut ctx = ctx(user, &headers, None)?;
             ctx.dry_run = options.dry_run;
-            match cluster.delete(&def, namespace, name, &options, &mut ctx).await? {
+            match objects.delete(&target, &options, &mut ctx).await? {
                 Deleted::Pending(object) => {
                     Ok(encode::object(&def, &object, output, IncludeObject::Metadata, StatusCode::OK))
                 }
@@ -229,7 +209,7 @@ async fn serve_inner(
             let list_options = ListOptions::from_query(query).map_err(Status::from)?;
             let mut ctx = ctx(user, &headers, None)?;
             ctx.dry_run = options.dry_run;
-            let deleted = cluster.delete_collection(&def, namespace, &list_options, &options, &mut ctx).await?;
+            let deleted = objects.delete_collection(&collection, &list_options, &options, &mut ctx).await?;
             Ok(encode::list(&def, &deleted, output, IncludeObject::Metadata))
         }
         (verb, "scale") => {
@@ -237,18 +217,8 @@ async fn serve_inner(
             let body = if verb == "get" { Default::default() } else { read_body(body).await? };
             let patch_type = if verb == "patch" { Some(patch_type(&def, &headers)?) } else { None };
             let content_type = header_str(&headers, header::CONTENT_TYPE).unwrap_or("application/json").to_string();
-            let scale = crate::subresources::scale(
-                cluster,
-                &def,
-                namespace,
-                name,
-                verb,
-                patch_type,
-                &content_type,
-                &body,
-                &mut ctx,
-            )
-            .await?;
+            let request = subresources::ScaleRequest { verb, patch_type, content_type: &content_type, body: &body };
+            let scale = subresources::scale(objects, &target, request, &mut ctx).await?;
             Ok(json_response(StatusCode::OK, &scale))
         }
         ("update", "finalize") => {
@@ -257,8 +227,8 @@ async fn serve_inner(
             let object = decode_body(&def, &headers, &body)?;
             let finalizers = object.pointer("/spec/finalizers").cloned().unwrap_or_else(|| json!([]));
             let manager = ctx.manager();
-            let (stored, _) = cluster
-                .write(&def, namespace, name, "finalize", &mut ctx, |current| {
+            let (stored, _) = objects
+                .guaranteed_update(&target, &mut ctx, |current| {
                     let Some(current) = current else { return Ok(None) };
                     let mut new = current.clone();
                     new["spec"] = json!({"finalizers": finalizers.clone()});
@@ -270,10 +240,10 @@ async fn serve_inner(
         ("create", "binding" | "eviction" | "token") => {
             let body = read_body(body).await?;
             let object: Value = serde_json::from_slice(&body)
-                .or_else(|_| crate::protobuf::decode(&body))
+                .or_else(|_| decode::protobuf(&body))
                 .map_err(|_| Status::bad_request("the body of the request could not be decoded"))?;
             let mut ctx = ctx(user, &headers, query)?;
-            crate::subresources::create(cluster, &def, namespace, name, sub, object, &mut ctx).await
+            subresources::create(cluster, &target, object, &mut ctx).await
         }
         _ => Err(Status::method_not_allowed()),
     }
@@ -281,7 +251,7 @@ async fn serve_inner(
 
 fn patch_type(def: &ResourceDef, headers: &HeaderMap) -> Result<PatchType, Status> {
     let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or_default();
-    let schema = crate::objects::patch_schema(def);
+    let schema = patch_schema(def);
     match PatchType::from_content_type(content_type) {
         Some(PatchType::StrategicMerge) if !schema.supports_strategic_merge_patch() => {
             Err(Status::unsupported_media_type(&PatchType::accepted(&schema)))
@@ -301,7 +271,7 @@ async fn connect(
     let namespace = if def.namespaced { info.namespace.clone() } else { String::new() };
     if let Some(handler) = cluster.connect_handler(&def.plural, &info.subresource) {
         let request = ConnectRequest {
-            cluster: cluster.clone(),
+            objects: cluster.objects().clone(),
             namespace,
             name: info.name.clone(),
             resource: def.plural.clone(),
@@ -312,8 +282,8 @@ async fn connect(
         return Ok(handler.connect(request).await);
     }
     // Nothing runs the workload: answer as kube-apiserver does when the kubelet cannot.
-    let object = cluster.get(def, &namespace, &info.name).await?;
-    if def.kind == "Pod" {
+    let object = cluster.objects().get(&Target::object(def, &namespace, &info.name)).await?;
+    if def.is(kinds::POD) {
         let container =
             object.pointer("/spec/containers/0/name").and_then(Value::as_str).unwrap_or_default().to_string();
         let container = kube_core::request_info::form_pairs(request.uri().query().unwrap_or_default())

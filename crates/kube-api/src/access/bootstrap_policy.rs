@@ -19,8 +19,10 @@ use kube_core::{Status, meta};
 use rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde_json::Value;
 
-use crate::cluster::Cluster;
-use crate::rbac_sync::{GROUP, privileged_ctx};
+use crate::access::rbac_feed::privileged_ctx;
+use crate::registry::ResourceDef;
+use crate::registry::kinds::RBAC_GROUP;
+use crate::storage::objects::{Objects, Target};
 
 /// The annotation that opts a bootstrap object out of reconciliation when `"false"`.
 pub const AUTO_UPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
@@ -177,29 +179,29 @@ pub fn reconcile_role_binding(expected: &RoleBinding, existing: &Value) -> Recon
 }
 
 /// Create or reconcile every bootstrap role and binding of `cluster`.
-pub(crate) async fn ensure(cluster: &Cluster) -> Result<(), Status> {
-    let def = |resource| cluster.resource(GROUP, "v1", resource).expect("the RBAC kinds are built in");
+pub(crate) async fn ensure(objects: &Objects) -> Result<(), Status> {
+    let def = |resource| objects.resource(RBAC_GROUP, "v1", resource).expect("the RBAC kinds are built in");
     let (cluster_roles, cluster_bindings) = (def("clusterroles"), def("clusterrolebindings"));
     let (roles, bindings) = (def("roles"), def("rolebindings"));
     for expected in rbac::bootstrap::cluster_roles() {
         let value = serde_json::to_value(expected).expect("roles serialize");
-        write(cluster, &cluster_roles, &expected.metadata, value, |existing| {
+        write(objects, &cluster_roles, &expected.metadata, value, |existing| {
             reconcile_cluster_role(expected, existing)
         })
         .await?;
     }
     for expected in rbac::bootstrap::cluster_role_bindings() {
         let value = serde_json::to_value(expected).expect("bindings serialize");
-        write(cluster, &cluster_bindings, &expected.metadata, value, |existing| reconcile_binding(expected, existing))
+        write(objects, &cluster_bindings, &expected.metadata, value, |existing| reconcile_binding(expected, existing))
             .await?;
     }
     for expected in rbac::bootstrap::roles() {
         let value = serde_json::to_value(expected).expect("roles serialize");
-        write(cluster, &roles, &expected.metadata, value, |existing| reconcile_role(expected, existing)).await?;
+        write(objects, &roles, &expected.metadata, value, |existing| reconcile_role(expected, existing)).await?;
     }
     for expected in rbac::bootstrap::role_bindings() {
         let value = serde_json::to_value(expected).expect("bindings serialize");
-        write(cluster, &bindings, &expected.metadata, value, |existing| reconcile_role_binding(expected, existing))
+        write(objects, &bindings, &expected.metadata, value, |existing| reconcile_role_binding(expected, existing))
             .await?;
     }
     Ok(())
@@ -208,26 +210,27 @@ pub(crate) async fn ensure(cluster: &Cluster) -> Result<(), Status> {
 /// Create `object` if the one `meta` names is missing, else store what `reconcile` makes of the
 /// existing one; a lost race (another replica reconciling) is retried.
 async fn write(
-    cluster: &Cluster,
-    def: &crate::registry::ResourceDef,
+    objects: &Objects,
+    def: &ResourceDef,
     meta: &rbac::ObjectMeta,
     object: Value,
     reconcile: impl Fn(&Value) -> Reconcile,
 ) -> Result<(), Status> {
     let (ns, name) = (meta.namespace.as_str(), meta.name.as_str());
+    let (target, collection) = (Target::object(def, ns, name), Target::collection(def, ns));
     let mut last = Ok(());
     for _ in 0..5 {
         let mut ctx = privileged_ctx("system:apiserver", "kube-apiserver");
-        let attempt = match cluster.get(def, ns, name).await {
-            Err(status) if status.code == 404 => cluster.create(def, ns, object.clone(), &mut ctx).await.map(drop),
+        let attempt = match objects.get(&target).await {
+            Err(status) if status.code == 404 => objects.create(&collection, object.clone(), &mut ctx).await.map(drop),
             Err(status) => return Err(status),
             Ok(existing) => match reconcile(&existing) {
                 Reconcile::None => Ok(()),
-                Reconcile::Update(updated) => cluster.update(def, ns, name, "", updated, &mut ctx).await.map(drop),
+                Reconcile::Update(updated) => objects.update(&target, updated, &mut ctx).await.map(drop),
                 Reconcile::Recreate(replacement) => {
                     let options = kube_core::params::DeleteOptions::default();
-                    match cluster.delete(def, ns, name, &options, &mut ctx).await {
-                        Ok(_) => cluster.create(def, ns, replacement, &mut ctx).await.map(drop),
+                    match objects.delete(&target, &options, &mut ctx).await {
+                        Ok(_) => objects.create(&collection, replacement, &mut ctx).await.map(drop),
                         Err(status) => Err(status),
                     }
                 }

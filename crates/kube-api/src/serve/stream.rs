@@ -22,11 +22,12 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::cluster::Cluster;
-use crate::convert;
-use crate::http::body_response;
 use crate::registry::ResourceDef;
-use crate::storage;
-use crate::watch::{HubEvent, HubSignal, WatchEventType, line, line_str};
+use crate::registry::kinds;
+use crate::serve::responses::body_response;
+use crate::storage::convert;
+use crate::storage::objects::{Objects, Target, WatchStart};
+use crate::storage::watch::{HubEvent, HubSignal, WatchEventType, line, line_str};
 
 struct Writer {
     def: Arc<ResourceDef>,
@@ -44,7 +45,7 @@ impl Writer {
     }
 
     fn needs_conversion(&self, object: &Value) -> bool {
-        self.def.group == "events.k8s.io"
+        self.def.group == kinds::EVENTS_GROUP
             || object.get("apiVersion").and_then(Value::as_str) != Some(self.def.api_version().as_str())
     }
 
@@ -90,7 +91,7 @@ impl Writer {
                 WatchEventType::Added
             }
         } else {
-            let selects = |o: &Value| Cluster::selects(&self.def, &self.options, o);
+            let selects = |o: &Value| Objects::selects(&self.def, &self.options, o);
             let now = !event.deleted && selects(object);
             let before = if event.deleted { selects(object) } else { event.prev_object().is_some_and(selects) };
             match (now, before) {
@@ -124,54 +125,36 @@ fn content_type(output: Output) -> String {
 
 /// Serve a watch.
 pub async fn watch(
-    cluster: Arc<Cluster>,
+    cluster: &Cluster,
     def: Arc<ResourceDef>,
-    namespace: String,
+    namespace: &str,
     options: ListOptions,
     output: Output,
     include: IncludeObject,
 ) -> Result<Response, Status> {
-    Cluster::check_field_selector(&def, &options)?;
-    let requested = options.revision().map_err(Status::from)?;
-    let initial = requested.is_none() || options.send_initial_events == Some(true);
-    let subscription = match requested.filter(|_| !initial) {
-        None => cluster.hub.subscribe(None),
-        Some(rv) => cluster.hub.subscribe_at(rv).await,
-    };
-    let subscription = match subscription {
-        Ok(subscription) => subscription,
-        Err(status) => {
+    let watch = match cluster.objects().watch(&Target::collection(&def, namespace), &options).await? {
+        WatchStart::Events(watch) => watch,
+        WatchStart::Expired(status) => {
             let body = line_str("ERROR", &status.to_json());
             return Ok(body_response(StatusCode::OK, &content_type(output), body));
         }
     };
-    let prefix = cluster.objects.collection(&def, &namespace);
+    let subscription = watch.subscription;
     let timeout = match options.timeout_seconds {
         Some(s) if s > 0 => Duration::from_secs(s as u64),
         _ => Duration::from_secs(rand::rng().random_range(1800..3600)),
     };
     let bookmarks = options.allow_watch_bookmarks;
     let send_initial_end = options.send_initial_events == Some(true) && bookmarks;
-    let mut writer = Writer {
-        def,
-        prefix: prefix.clone(),
-        options,
-        output,
-        include,
-        after: subscription.after,
-        headers_sent: false,
-    };
+    let mut writer =
+        Writer { def, prefix: watch.prefix, options, output, include, after: subscription.after, headers_sent: false };
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
 
-    // The current objects first, read after subscribing so nothing falls in between.
+    // The current objects first (read after subscribing, so nothing falls in between).
     let mut first = Vec::new();
-    if initial {
-        let (kvs, _, revision) = cluster.objects.list(&prefix, None, 0, 0).await?;
-        for kv in kvs {
-            let object = storage::decode(&kv.value, kv.mod_revision)?;
-            if Cluster::selects(&writer.def, &writer.options, &object) {
-                first.push(writer.encode(WatchEventType::Added, &object, None));
-            }
+    if let Some((objects, revision)) = watch.initial {
+        for object in objects {
+            first.push(writer.encode(WatchEventType::Added, &object, None));
         }
         writer.after = writer.after.max(revision);
         if send_initial_end {
@@ -181,9 +164,9 @@ pub async fn watch(
     let backlog = subscription.backlog;
     let live_after = subscription.live_after;
     let mut live = subscription.live;
-    let interval = cluster.bookmark_interval;
-    let hub = cluster.hub.clone();
-    let metrics = cluster.metrics.clone();
+    let interval = cluster.bookmark_interval();
+    let hub = cluster.objects().watch_hub().clone();
+    let metrics = cluster.metrics().clone();
     metrics.watch_opened();
     tokio::spawn(async move {
         let deadline = tokio::time::sleep(timeout);

@@ -1,7 +1,7 @@
 //! The HTTP front of a cluster: every request is parsed into a RequestInfo, authenticated,
-//! authorized, counted in the metrics and then served — non-resource paths here (version,
-//! health, metrics, discovery, OpenAPI), resource requests by [`crate::handlers`]. Errors are
-//! `Status` objects with kube-apiserver's wording.
+//! impersonated, authorized, audited, counted in the metrics and then served — non-resource
+//! paths here (version, health, metrics, discovery, OpenAPI), resource requests by
+//! [`crate::serve::handlers`]. Errors are `Status` objects with kube-apiserver's wording.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -9,19 +9,17 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use http::{HeaderValue, Method, StatusCode, header};
 use kube_core::{RequestInfo, Status};
 
-use crate::audit;
-use crate::authn;
-use crate::authz::{self, Decision};
+use crate::access::authz::{self, Decision};
+use crate::access::impersonation::{self, Refusal};
+use crate::access::{audit, authn};
 use crate::cluster::Cluster;
 use crate::metrics::RequestLabels;
-
-/// kube-apiserver's limit on request bodies (3 MiB).
-pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+use crate::serve::responses::{body_response, header_str, read_body, status_response, text};
+use crate::serve::{decode, discovery, handlers, openapi};
 
 /// The version this server reports (`kubectl`'s dispatcher picks its binary by the minor).
 pub const VERSION: &str = r#"{
@@ -36,68 +34,21 @@ pub const VERSION: &str = r#"{
   "platform": "linux/amd64"
 }"#;
 
+/// What the front serves from: the cluster, and the discovery documents built for it.
+struct Front {
+    cluster: Arc<Cluster>,
+    discovery: discovery::Cache,
+}
+
+/// The cluster's API as an axum router (every path goes through [`handle`]).
 pub fn router(cluster: Arc<Cluster>) -> Router {
-    Router::new().fallback(handle).with_state(cluster)
-}
-
-/// A Status reply (always JSON, with the Status's code).
-pub fn status_response(status: &Status) -> Response {
-    let code = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (code, status.to_bytes()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// A reply with a body and a content type.
-pub fn body_response(code: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = code;
-    if let Ok(value) = HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, value);
-    }
-    response
-}
-
-/// A JSON reply.
-pub fn json_response(code: StatusCode, value: &serde_json::Value) -> Response {
-    body_response(code, "application/json", serde_json::to_vec(value).expect("JSON values serialize"))
-}
-
-fn text(code: StatusCode, body: impl Into<String>) -> Response {
-    body_response(code, "text/plain; charset=utf-8", body.into())
-}
-
-/// Attach `Warning` headers (`299 - "…"`).
-pub fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
-    for warning in warnings {
-        let quoted = warning.replace('\\', "\\\\").replace('"', "\\\"");
-        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
-            response.headers_mut().append(header::WARNING, value);
-        }
-    }
-    response
-}
-
-/// Read a request body up to the limit: 413 beyond it.
-pub async fn read_body(body: Body) -> Result<Bytes, Status> {
-    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => Ok(bytes),
-        Err(err) => {
-            let too_large = std::error::Error::source(&err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
-                || err.to_string().contains("length limit");
-            if too_large {
-                Err(Status::request_entity_too_large(MAX_BODY_BYTES))
-            } else {
-                Err(Status::bad_request(format!("error reading the request body: {err}")))
-            }
-        }
-    }
+    Router::new().fallback(handle).with_state(Arc::new(Front { cluster, discovery: discovery::Cache::default() }))
 }
 
 fn scope(info: &RequestInfo) -> &'static str {
     if !info.is_resource_request {
         ""
-    } else if !info.namespace.is_empty() && !(info.resource == "namespaces" && info.name == info.namespace) {
+    } else if !(info.namespace.is_empty() || info.resource == "namespaces" && info.name == info.namespace) {
         "namespace"
     } else if !info.name.is_empty() {
         "resource"
@@ -106,7 +57,8 @@ fn scope(info: &RequestInfo) -> &'static str {
     }
 }
 
-async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body>) -> Response {
+async fn handle(State(front): State<Arc<Front>>, request: http::Request<Body>) -> Response {
+    let cluster = &front.cluster;
     let start = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -120,7 +72,7 @@ async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body
         let remote = request.extensions().get::<tls::ConnectionInfo>().map(|c| c.remote_addr.ip());
         Audited { record: audit::Record::new(uri, request.headers(), remote), log, done: false }
     });
-    let response = serve(&cluster, &info, request, audited.as_mut()).await;
+    let response = serve(&front, &info, request, audited.as_mut()).await;
     let response = match audited {
         Some(audited) => audited.finish(&info, response).await,
         None => response,
@@ -135,23 +87,24 @@ async fn handle(State(cluster): State<Arc<Cluster>>, request: http::Request<Body
             scope: scope(&info).into(),
             component: "apiserver".into(),
         };
-        cluster.metrics.observe_request(labels, response.status().as_u16(), start.elapsed());
+        cluster.metrics().observe_request(labels, response.status().as_u16(), start.elapsed());
     }
     response
 }
 
 async fn serve(
-    cluster: &Arc<Cluster>,
+    front: &Front,
     info: &RequestInfo,
     mut request: http::Request<Body>,
     mut audited: Option<&mut Audited>,
 ) -> Response {
+    let cluster = &front.cluster;
     let connection = request.extensions().get::<tls::ConnectionInfo>();
     let x509 = connection.is_some_and(|c| !c.peer_certificates.is_empty());
     let subject = connection.and_then(|c| cluster.client_subject(c));
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let authenticated =
-        match authn::authenticate(subject, authorization, &cluster.token_authenticators(), cluster.allow_anonymous)
+        match authn::authenticate(subject, authorization, &cluster.token_authenticators(), cluster.allow_anonymous())
             .await
         {
             Ok(authenticated) => authenticated,
@@ -171,9 +124,9 @@ async fn serve(
     let chain = cluster.authorizers();
     let user = match impersonated(&chain, requester, &request) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(refusal) => return refused(refusal),
     };
-    let attributes = info.attributes(user.clone());
+    let attributes = authz::attributes(info, user.clone());
     let (decision, authorizer) = authz::authorize(&chain, &attributes);
     let allowed = matches!(decision, Decision::Allow(_));
     if let Some(a) = audited.as_deref_mut() {
@@ -184,9 +137,9 @@ async fn serve(
         a.record.authorization = Some((allowed, reason.clone()));
     }
     match decision {
-        Decision::Allow(_) => cluster.metrics.observe_decision("allowed", authorizer),
+        Decision::Allow(_) => cluster.metrics().observe_decision("allowed", authorizer),
         Decision::Deny(reason) | Decision::NoOpinion(reason) => {
-            cluster.metrics.observe_decision("denied", if authorizer.is_empty() { "none" } else { authorizer });
+            cluster.metrics().observe_decision("denied", if authorizer.is_empty() { "none" } else { authorizer });
             return status_response(&authz::forbidden(info, &user.name, &reason));
         }
     }
@@ -202,7 +155,7 @@ async fn serve(
         // As JSON whatever it came as (kube-apiserver logs the decoded object).
         let content_type = header_str(&parts.headers, header::CONTENT_TYPE).unwrap_or_default();
         a.record.request_object = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-            crate::protobuf::decode(&bytes).ok()
+            decode::protobuf(&bytes).ok()
         } else if content_type.contains("yaml") {
             std::str::from_utf8(&bytes).ok().and_then(|text| serde_saphyr::from_str(text).ok())
         } else {
@@ -211,9 +164,9 @@ async fn serve(
         request = http::Request::from_parts(parts, Body::from(bytes));
     }
     if info.is_resource_request {
-        crate::handlers::serve(cluster, info, user, request).await
+        handlers::serve(cluster, info, user, request).await
     } else {
-        non_resource(cluster, info, request).await
+        non_resource(front, info, request).await
     }
 }
 
@@ -297,10 +250,18 @@ fn impersonated(
     chain: &[Arc<dyn authz::Authorizer>],
     requester: rbac::UserInfo,
     request: &http::Request<Body>,
-) -> Result<rbac::UserInfo, Response> {
-    use crate::impersonation::{self, Refusal};
+) -> Result<rbac::UserInfo, Refusal> {
     let uri = request.uri().path_and_query().map_or("/", |p| p.as_str());
-    let refused = |refusal| match refusal {
+    let parts = impersonation::requested(request.headers(), uri)?;
+    if parts.is_empty() {
+        return Ok(requester);
+    }
+    impersonation::impersonate(chain, &requester, &parts)
+}
+
+/// A refused impersonation as kube-apiserver answers it.
+fn refused(refusal: Refusal) -> Response {
+    match refusal {
         Refusal::Forbidden(status) => status_response(&status),
         Refusal::Malformed(text) => {
             let mut response =
@@ -308,16 +269,12 @@ fn impersonated(
             response.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
             response
         }
-    };
-    let parts = impersonation::requested(request.headers(), uri).map_err(refused)?;
-    if parts.is_empty() {
-        return Ok(requester);
     }
-    impersonation::impersonate(chain, &requester, &parts).map_err(refused)
 }
 
 /// `/version`, `/healthz`, `/livez`, `/readyz`, `/metrics`, discovery and OpenAPI.
-async fn non_resource(cluster: &Arc<Cluster>, info: &RequestInfo, request: http::Request<Body>) -> Response {
+async fn non_resource(front: &Front, info: &RequestInfo, request: http::Request<Body>) -> Response {
+    let cluster = &front.cluster;
     let method = request.method().clone();
     if method != Method::GET && method != Method::HEAD {
         return status_response(&Status::not_found_path());
@@ -339,14 +296,14 @@ async fn non_resource(cluster: &Arc<Cluster>, info: &RequestInfo, request: http:
         "/metrics" => body_response(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            cluster.metrics.render(),
+            cluster.metrics().render(),
         ),
-        "" | "/api" | "/apis" => crate::discovery::serve(cluster, path, request.headers()),
+        "" | "/api" | "/apis" => discovery::serve(&front.discovery, cluster, path, request.headers()),
         p if p.starts_with("/api/") || p.starts_with("/apis/") => {
-            crate::discovery::serve(cluster, p, request.headers())
+            discovery::serve(&front.discovery, cluster, p, request.headers())
         }
         p if p == "/openapi/v2" || p == "/openapi/v3" || p.starts_with("/openapi/v3/") => {
-            crate::openapi::serve(cluster, p, query, request.headers())
+            openapi::serve(&cluster.objects().registry().snapshot(), p, query, request.headers())
         }
         _ => status_response(&Status::not_found_path()),
     }
@@ -384,8 +341,8 @@ fn health_checks(endpoint: &str) -> &'static [&'static str] {
     }
 }
 
-async fn health(cluster: &Arc<Cluster>, endpoint: &str, verbose: bool) -> Response {
-    let store_ok = cluster.objects.current_revision().await.is_ok();
+async fn health(cluster: &Cluster, endpoint: &str, verbose: bool) -> Response {
+    let store_ok = cluster.objects().store().current_revision().await.is_ok();
     let checks = health_checks(endpoint);
     if !verbose {
         return if store_ok {
@@ -410,9 +367,4 @@ async fn health(cluster: &Arc<Cluster>, endpoint: &str, verbose: bool) -> Respon
         out.push_str(&format!("{endpoint} check failed\n"));
         text(StatusCode::INTERNAL_SERVER_ERROR, out)
     }
-}
-
-/// The request headers a handler needs.
-pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }

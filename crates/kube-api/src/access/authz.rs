@@ -4,7 +4,7 @@
 //! The chain is kept in kube-apiserver's order whatever order its authorizers were installed in:
 //! each [`Authorizer`] names its [`Slot`] — the `system:masters` shortcut first, then webhook-style
 //! authorizers (EKS access policies), then RBAC (built into every cluster, see
-//! [`crate::rbac_sync`]), then anything asked only when RBAC has no opinion.
+//! [`crate::access::rbac_index`]), then anything asked only when RBAC has no opinion.
 
 use std::sync::Arc;
 
@@ -51,6 +51,27 @@ pub trait Authorizer: Send + Sync {
     /// `None` when it cannot enumerate them.
     fn rules_for(&self, _user: &rbac::UserInfo, _namespace: &str) -> Option<Rules> {
         None
+    }
+}
+
+/// The attributes an authorizer decides on: the request's RequestInfo, for `user`.
+pub fn attributes(info: &RequestInfo, user: rbac::UserInfo) -> Attributes {
+    if info.is_resource_request {
+        Attributes {
+            user,
+            verb: info.verb.clone(),
+            resource: Some(rbac::ResourceAttributes {
+                namespace: info.namespace.clone(),
+                api_group: info.api_group.clone(),
+                api_version: info.api_version.clone(),
+                resource: info.resource.clone(),
+                subresource: info.subresource.clone(),
+                name: info.name.clone(),
+            }),
+            path: String::new(),
+        }
+    } else {
+        Attributes { user, verb: info.verb.clone(), resource: None, path: info.path.clone() }
     }
 }
 
@@ -173,11 +194,14 @@ mod tests {
 
     fn attrs(groups: &[&str]) -> Attributes {
         let info = RequestInfo::new("GET", "/api/v1/namespaces/default/pods", None).unwrap();
-        info.attributes(rbac::UserInfo {
-            name: "eks-user".into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-            ..Default::default()
-        })
+        attributes(
+            &info,
+            rbac::UserInfo {
+                name: "eks-user".into(),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+                ..Default::default()
+            },
+        )
     }
 
     #[test]

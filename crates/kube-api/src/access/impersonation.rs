@@ -15,7 +15,7 @@ use http::HeaderMap;
 use kube_core::Status;
 use rbac::{Attributes, ResourceAttributes, UserInfo};
 
-use crate::authz::{self, Authorizer, Decision};
+use crate::access::authz::{self, Authorizer, Decision};
 
 const USER: &str = "impersonate-user";
 const GROUP: &str = "impersonate-group";

@@ -3,7 +3,9 @@
 //! their server-side dry runs), as kube-apiserver's `policybased` RBAC storage does after the
 //! request itself was authorized: a role's rules must be covered by the writer's own rules unless
 //! the writer may `escalate` it; a binding's role must be covered unless the writer may `bind`
-//! it; `system:masters` skips both. The checks and their messages are the `rbac` crate's
+//! it; `system:masters` skips both. The `escalate` check uses the request's name, empty on a
+//! create, as kube-apiserver's RequestInfo does (a `resourceNames`-limited grant never covers a
+//! create). The checks and their messages are the `rbac` crate's
 //! (`confirm_*_write`); an update that changes only what the garbage collector changes
 //! (ownerReferences, finalizers) is not checked.
 
@@ -15,8 +17,8 @@ use rbac::{ClusterRole, ClusterRoleBinding, RbacError, Role, RoleBinding};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::admission::{AdmissionHook, AdmissionRequest, Operation};
-use crate::rbac_sync::GROUP;
+use crate::registry::kinds::RBAC_GROUP;
+use crate::storage::admission::{AdmissionHook, AdmissionRequest, Operation};
 
 /// The escalation check over a cluster's RBAC index.
 pub struct EscalationCheck {
@@ -62,7 +64,7 @@ impl AdmissionHook for EscalationCheck {
 
     async fn validate(&self, request: &AdmissionRequest<'_>, object: &Value) -> Result<(), Status> {
         let def = request.resource;
-        if def.group != GROUP || !request.subresource.is_empty() {
+        if def.group != RBAC_GROUP || !request.subresource.is_empty() {
             return Ok(());
         }
         match request.operation {
@@ -73,11 +75,19 @@ impl AdmissionHook for EscalationCheck {
         }
         let user = request.user;
         let index = &self.index;
+        // kube-apiserver asks `escalate` with the request's RequestInfo: no name on a create.
+        let request_name = if request.operation == Operation::Create { "" } else { request.name.as_str() };
         let checked = match def.kind.as_str() {
-            "Role" => rbac::confirm_role_write(index, user, &parse::<Role>(object)?),
+            "Role" => rbac::confirm_role_write(index, user, &parse::<Role>(object)?, request_name),
             "ClusterRole" => {
                 let old = request.old.map(parse::<ClusterRole>).transpose()?;
-                rbac::confirm_cluster_role_write(index, user, &parse::<ClusterRole>(object)?, old.as_ref())
+                rbac::confirm_cluster_role_write(
+                    index,
+                    user,
+                    &parse::<ClusterRole>(object)?,
+                    old.as_ref(),
+                    request_name,
+                )
             }
             "RoleBinding" => {
                 let mut binding = parse::<RoleBinding>(object)?;

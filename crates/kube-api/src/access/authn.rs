@@ -20,7 +20,7 @@ use ring::signature::{self, EcdsaKeyPair, KeyPair as _};
 use serde_json::{Value, json};
 
 use crate::registry::ResourceDef;
-use crate::storage::ObjectStore;
+use crate::storage::object_store::ObjectStore;
 
 /// A bearer-token authenticator.
 #[async_trait]
@@ -108,6 +108,18 @@ fn unb64(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
 }
 
+/// What a service-account token is issued for: the account (`namespace/name`, `uid`), the
+/// audiences (the server's when empty), how long it is valid, and the object it is bound to
+/// (TokenRequest's `boundObjectRef`).
+pub struct ServiceAccountToken<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub uid: &'a str,
+    pub audiences: &'a [String],
+    pub seconds: i64,
+    pub bound: Option<Value>,
+}
+
 /// The cluster's service-account token signer and verifier (ES256).
 pub struct ServiceAccountKey {
     key: EcdsaKeyPair,
@@ -136,22 +148,17 @@ impl ServiceAccountKey {
             .to_vec()
     }
 
-    /// Sign a token for service account `namespace/name` (uid `uid`) valid for `seconds` from
-    /// `now`, for `audiences` (the server's when empty). Returns the token and its expiry.
+    /// Sign the token `request` asks for, valid from `now`. Returns the token and its expiry.
     pub fn issue(
         &self,
-        namespace: &str,
-        name: &str,
-        uid: &str,
-        audiences: &[String],
-        seconds: i64,
+        request: &ServiceAccountToken<'_>,
         now: chrono::DateTime<chrono::Utc>,
-        bound: Option<Value>,
     ) -> (String, chrono::DateTime<chrono::Utc>) {
+        let ServiceAccountToken { namespace, name, uid, audiences, seconds, bound } = request;
         let audiences = if audiences.is_empty() { self.audiences.clone() } else { audiences.to_vec() };
-        let exp = now + chrono::Duration::seconds(seconds);
+        let exp = now + chrono::Duration::seconds(*seconds);
         let mut kubernetes = json!({"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}});
-        if let Some(bound) = bound {
+        if let Some(bound) = bound.as_ref() {
             kubernetes[bound["kind"].as_str().unwrap_or("pod").to_ascii_lowercase()] =
                 json!({"name": bound["name"], "uid": bound["uid"]});
         }
@@ -299,7 +306,15 @@ mod tests {
         let issuer = "https://kubernetes.default.svc".to_string();
         let key = ServiceAccountKey::from_pkcs8(&pkcs8, issuer.clone(), vec![issuer.clone()]).unwrap();
         let now = chrono::Utc::now();
-        let (token, exp) = key.issue("default", "builder", "uid-1", &[], 3600, now, None);
+        let builder = |audiences, seconds| ServiceAccountToken {
+            namespace: "default",
+            name: "builder",
+            uid: "uid-1",
+            audiences,
+            seconds,
+            bound: None,
+        };
+        let (token, exp) = key.issue(&builder(&[], 3600), now);
         assert_eq!(exp.timestamp() - now.timestamp(), 3600);
         let claims = key.verify(&token, now).unwrap().unwrap();
         assert_eq!(claims["sub"], "system:serviceaccount:default:builder");
@@ -308,7 +323,7 @@ mod tests {
             ServiceAccountKey::from_pkcs8(&ServiceAccountKey::generate_pkcs8(), issuer.clone(), vec![issuer]).unwrap();
         assert!(other.verify(&token, now).is_err(), "another key's signature");
         assert_eq!(key.verify("not-a-jwt", now).unwrap(), None);
-        let (other_aud, _) = key.issue("default", "builder", "uid-1", &["vault".to_string()], 60, now, None);
+        let (other_aud, _) = key.issue(&builder(&["vault".to_string()], 60), now);
         assert!(key.verify(&other_aud, now).is_err());
     }
 }

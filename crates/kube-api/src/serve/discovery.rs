@@ -14,8 +14,8 @@ use kube_core::media::parse_accept;
 use serde_json::{Map, Value, json};
 
 use crate::cluster::Cluster;
-use crate::http::{body_response, header_str, status_response};
 use crate::registry::{ResourceDef, Snapshot};
+use crate::serve::responses::{body_response, header_str, status_response};
 
 const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 const AGGREGATED_V2BETA1: &str = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
@@ -28,6 +28,7 @@ pub struct Documents {
     aggregated_v2beta1: HashMap<&'static str, Bytes>,
 }
 
+/// The documents of the registry's latest generation (the front holds one per cluster).
 #[derive(Default)]
 pub struct Cache(Mutex<Option<Arc<Documents>>>);
 
@@ -182,16 +183,15 @@ fn build(snapshot: &Snapshot, server_address: &str) -> Documents {
     }
 }
 
-fn documents(cluster: &Cluster) -> Arc<Documents> {
-    let snapshot = cluster.registry.snapshot();
-    let mut cache = cluster.discovery.0.lock().unwrap_or_else(|p| p.into_inner());
+fn documents(cache: &Cache, cluster: &Cluster) -> Arc<Documents> {
+    let snapshot = cluster.objects().registry().snapshot();
+    let mut cache = cache.0.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(docs) = cache.as_ref()
         && docs.generation == snapshot.generation
     {
         return docs.clone();
     }
-    let address = cluster.server_address.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let docs = Arc::new(build(&snapshot, &address));
+    let docs = Arc::new(build(&snapshot, cluster.server_address()));
     *cache = Some(docs.clone());
     docs
 }
@@ -222,8 +222,8 @@ fn format(accept: Option<&str>) -> Format {
 }
 
 /// Serve a discovery path (`/api`, `/apis`, `/apis/<g>`, `/api/v1`, `/apis/<g>/<v>`).
-pub fn serve(cluster: &Arc<Cluster>, path: &str, headers: &HeaderMap) -> Response {
-    let docs = documents(cluster);
+pub fn serve(cache: &Cache, cluster: &Cluster, path: &str, headers: &HeaderMap) -> Response {
+    let docs = documents(cache, cluster);
     let path = if path.is_empty() { "/" } else { path };
     if path == "/api" || path == "/apis" {
         let (content_type, body) = match format(header_str(headers, header::ACCEPT)) {

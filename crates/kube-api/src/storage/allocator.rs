@@ -1,103 +1,15 @@
-//! Admission: the hooks every write passes after validation and before storage, as
-//! kube-apiserver's admission chain (mutating hooks first, then validating ones). Other crates
-//! plug their checks in here (RBAC escalation prevention, aws-auth validation); the built-in
-//! NamespaceLifecycle plugin lives here too.
+//! Service address allocation as an admission hook of the object service (kube-apiserver's
+//! ClusterIP and NodePort allocators).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kube_core::{GroupResource, Status, meta};
+use kube_core::Status;
 use serde_json::Value;
 
 use crate::registry::ResourceDef;
-use crate::storage::ObjectStore;
-
-/// What a write does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operation {
-    Create,
-    Update,
-    Delete,
-    Connect,
-}
-
-/// The request a hook decides on.
-pub struct AdmissionRequest<'a> {
-    pub operation: Operation,
-    pub resource: &'a ResourceDef,
-    /// `""` for the main resource, `status`, `scale`, ...
-    pub subresource: &'a str,
-    pub namespace: String,
-    pub name: String,
-    pub user: &'a rbac::UserInfo,
-    pub dry_run: bool,
-    /// The stored object (updates and deletes).
-    pub old: Option<&'a Value>,
-}
-
-/// One admission plugin. Both steps default to "admit".
-#[async_trait]
-pub trait AdmissionHook: Send + Sync {
-    /// The plugin's name, for logs.
-    fn name(&self) -> &str;
-
-    /// Change the object before validation by the other hooks.
-    async fn mutate(&self, _request: &AdmissionRequest<'_>, _object: &mut Value) -> Result<(), Status> {
-        Ok(())
-    }
-
-    /// Accept or refuse the object (a refusal is the Status the client gets).
-    async fn validate(&self, _request: &AdmissionRequest<'_>, _object: &Value) -> Result<(), Status> {
-        Ok(())
-    }
-}
-
-/// kube-apiserver's NamespaceLifecycle plugin: nothing is created in a namespace that does not
-/// exist or is being deleted.
-pub struct NamespaceLifecycle {
-    objects: ObjectStore,
-    namespaces: Arc<ResourceDef>,
-}
-
-impl NamespaceLifecycle {
-    pub fn new(objects: ObjectStore, namespaces: Arc<ResourceDef>) -> Self {
-        NamespaceLifecycle { objects, namespaces }
-    }
-}
-
-#[async_trait]
-impl AdmissionHook for NamespaceLifecycle {
-    fn name(&self) -> &str {
-        "NamespaceLifecycle"
-    }
-
-    async fn validate(&self, request: &AdmissionRequest<'_>, _object: &Value) -> Result<(), Status> {
-        if request.operation != Operation::Create || !request.resource.namespaced || request.namespace.is_empty() {
-            return Ok(());
-        }
-        let key = self.objects.key(&self.namespaces, "", &request.namespace);
-        let Some(ns) = self.objects.get(&key).await? else {
-            return Err(Status::not_found(&GroupResource::new("", "namespaces"), &request.namespace));
-        };
-        let terminating = meta::deletion_timestamp(&ns.object).is_some()
-            || ns.object.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating");
-        if terminating {
-            // Events about the namespace's own teardown are still allowed.
-            if request.resource.kind == "Event" {
-                return Ok(());
-            }
-            return Err(Status::forbidden(
-                &request.resource.group_resource(),
-                &request.name,
-                &format!(
-                    "unable to create new content in namespace {} because it is being terminated",
-                    request.namespace
-                ),
-            ));
-        }
-        Ok(())
-    }
-}
+use crate::storage::admission::{AdmissionHook, AdmissionRequest, Operation};
+use crate::storage::object_store::ObjectStore;
 
 /// Service address allocation (kube-apiserver's ClusterIP and NodePort allocators): a new
 /// Service gets a free address in the service CIDR (`10.100.0.0/16`, as EKS's default) and
