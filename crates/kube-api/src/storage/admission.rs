@@ -1,6 +1,6 @@
 //! The admission chain of the object service: the hooks every write passes after validation and
 //! before storage, as kube-apiserver's admission chain (every hook's mutation first, then every
-//! hook's validation). This is the contract; the hooks themselves live with what they check
+//! hook's validation, then their warnings). This is the contract; the hooks themselves live with what they check
 //! (NamespaceLifecycle and RBAC escalation in `access`, service allocation in
 //! `storage::allocator`, aws-auth validation in `eks`, scheduling in `workloads`).
 
@@ -47,5 +47,11 @@ pub trait AdmissionHook: Send + Sync {
     /// Accept or refuse the object (a refusal is the Status the client gets).
     async fn validate(&self, _request: &AdmissionRequest<'_>, _object: &Value) -> Result<(), Status> {
         Ok(())
+    }
+
+    /// Advisories about an object every hook admitted, sent back as `Warning` headers (kubectl
+    /// prints each as `Warning: …`), as kube-apiserver's admission warnings are.
+    async fn warnings(&self, _request: &AdmissionRequest<'_>, _object: &Value) -> Vec<String> {
+        vec![]
     }
 }

@@ -115,7 +115,7 @@ impl Objects {
         subresource: &str,
         object: &mut Value,
         old: Option<&Value>,
-        ctx: &Ctx,
+        ctx: &mut Ctx,
     ) -> Result<(), Status> {
         let hooks = self.admission.load();
         let request = AdmissionRequest {
@@ -134,6 +134,11 @@ impl Objects {
         for hook in hooks.iter() {
             hook.validate(&request, object).await?;
         }
+        let mut warnings = Vec::new();
+        for hook in hooks.iter() {
+            warnings.extend(hook.warnings(&request, object).await);
+        }
+        ctx.warnings.extend(warnings);
         Ok(())
     }
 
@@ -467,7 +472,7 @@ impl Objects {
                 (def.strategy.prepare_create)(&mut object);
                 let schema_errors = self.schema_check(def, &mut object, &mut ctx_create)?;
                 self.validate_all(def, &object, None, schema_errors)?;
-                self.admit(def, Operation::Create, "", &mut object, None, &ctx_create).await?;
+                self.admit(def, Operation::Create, "", &mut object, None, &mut ctx_create).await?;
                 meta::metadata_mut(&mut object).insert("managedFields".into(), managed);
                 order_metadata(&mut object);
                 self.store_create(def, object, &ctx_create).await
