@@ -10,6 +10,7 @@ use super::manifests::Location;
 
 /// `key: value` (quoted or not, YAML or JSON, possibly a list item's first key).
 fn is_key_value(line: &str, key: &str, value: &str) -> bool {
+    let line = line.split(" #").next().unwrap_or_default();
     let line = line.trim().trim_start_matches("- ").trim_end_matches(',');
     let Some((k, v)) = line.split_once(':') else { return false };
     let (k, v) = (k.trim().trim_matches('"'), v.trim());
@@ -73,7 +74,8 @@ pub fn line(location: &Location, object: &ObjectRef, place: &Place) -> usize {
         Place::RoleRef => find("roleRef"),
         Place::AwsAuth { key, line } => find(key).map(|at| {
             // A block scalar's value starts on the next line: its line N is the key's line + N.
-            let block = lines[at].trim_end().ends_with('|') || lines[at].trim_end().ends_with("|-");
+            let key_line = lines[at].split(" #").next().unwrap_or_default().trim_end();
+            let block = key_line.ends_with('|') || key_line.ends_with("|-");
             match line {
                 Some(n) if block => at + n,
                 _ => at,
