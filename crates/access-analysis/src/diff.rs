@@ -10,7 +10,7 @@ use crate::permissions::{Permission, Permissions};
 use crate::risk::Risk;
 
 /// What changed for one subject or principal.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// `User alice`, `Group g`, `ServiceAccount ns/name`, or `IAM arn:...`.
     pub subject: String,
@@ -21,7 +21,7 @@ pub struct Change {
 }
 
 /// A gained permission that carries risks.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RiskyGrant {
     pub permission: Permission,
     /// Lint rule IDs (`RBAC001`, ...).

@@ -188,7 +188,7 @@ rules! {
     "EKS004" "role-arn-path" Error Error
         "a rolearn with a path never matches: STS reports assumed roles without their path"
         "write the role ARN without its path: arn:aws:iam::ACCOUNT:role/NAME"
-        "https://github.com/kubernetes-sigs/aws-iam-authenticator/issues/268";
+        "https://github.com/kubernetes-sigs/aws-iam-authenticator/issues/98";
     "EKS005" "sso-role-path" Error Error
         "an IAM Identity Center role written with its aws-reserved/sso.amazonaws.com path never matches"
         "map the permission set with an sso: block, or write the role ARN without its path"
@@ -200,7 +200,7 @@ rules! {
     "EKS007" "malformed-arn" Error Error
         "an ARN that is not an IAM principal's never matches a caller"
         "copy the ARN from `aws iam get-role` / `aws iam get-user` (arn:PARTITION:iam::ACCOUNT:role/NAME)"
-        "https://github.com/kubernetes-sigs/aws-iam-authenticator/issues/98";
+        "https://docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html";
     "EKS008" "template-never-renders" Warning Warning
         "an unknown {{placeholder}} stays literal, and session placeholders are empty for IAM users"
         "use {{AccountID}}, {{SessionName}}, {{SessionNameRaw}}, {{AccessKeyID}} or {{EC2PrivateDNSName}}, with a role"
