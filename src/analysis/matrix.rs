@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use access_analysis::matrix::{self, Cell, Resource};
 use clap::Args;
-use rbac::{Attributes, ResourceAttributes, UserInfo};
+use rbac::UserInfo;
 
 use super::manifests::{self, PolicyArgs};
 use super::{AnalysisError, IdentityArgs, eks, resources, table};
@@ -57,8 +57,7 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode, AnalysisError> {
     };
     let authz = policy.authorizer();
     let decide = |verb: &str, r: &Resource, namespace: &str| {
-        let attributes =
-            Attributes::resource(user.clone(), verb, ResourceAttributes::new(namespace, &r.group, &r.resource));
+        let attributes = r.attributes(&user, verb, namespace);
         if user.is_privileged() {
             return Cell { allowed: true, reason: "group system:masters (allowed everything before RBAC)".into() };
         }

@@ -472,30 +472,23 @@ pub fn aws_auth(aws_auth: &AwsAuth) -> Vec<Finding> {
         let place = Place::AwsAuth { key: issue.key.clone(), line: issue.line };
         out.push(finding(id, rule(id).severity, &object, place, issue.message.clone()));
     }
-    let at = |key: &str, line: usize| Place::AwsAuth { key: key.into(), line: Some(line) };
     for role in aws_auth.roles() {
-        if role.sso.is_none() && eks_auth::canonicalize(&role.rolearn).is_err() {
-            out.push(finding(
-                "EKS007",
-                Severity::Error,
-                &object,
-                at(MAP_ROLES, role.line),
-                format!("rolearn {:?} is not an IAM principal's ARN", role.rolearn),
-            ));
-        }
-        mapping_findings(&mut out, &object, at(MAP_ROLES, role.line), &role.username, &role.groups, false);
+        // An `sso:` entry names a permission set, not an ARN.
+        let arn = role.sso.is_none().then_some(("rolearn", role.rolearn.as_str()));
+        let place = Place::AwsAuth { key: MAP_ROLES.into(), line: Some(role.line) };
+        mapping_findings(&mut out, &object, place, arn, &role.username, &role.groups, false);
     }
     for user in aws_auth.users() {
-        if eks_auth::canonicalize(&user.userarn).is_err() {
-            out.push(finding(
-                "EKS007",
-                Severity::Error,
-                &object,
-                at(MAP_USERS, user.line),
-                format!("userarn {:?} is not an IAM principal's ARN", user.userarn),
-            ));
-        }
-        mapping_findings(&mut out, &object, at(MAP_USERS, user.line), &user.username, &user.groups, true);
+        let place = Place::AwsAuth { key: MAP_USERS.into(), line: Some(user.line) };
+        mapping_findings(
+            &mut out,
+            &object,
+            place,
+            Some(("userarn", &user.userarn)),
+            &user.username,
+            &user.groups,
+            true,
+        );
     }
     let accounts: Vec<&str> = aws_auth.accounts().collect();
     if !accounts.is_empty() {
@@ -522,14 +515,20 @@ fn placeholders(template: &str) -> impl Iterator<Item = &str> {
     template.split("{{").skip(1).filter_map(|rest| rest.split_once("}}").map(|(name, _)| name))
 }
 
+/// The findings of one mapping: its ARN (`(field, arn)`), its templates, its groups.
 fn mapping_findings(
     out: &mut Vec<Finding>,
     object: &ObjectRef,
     place: Place,
+    arn: Option<(&str, &str)>,
     username: &str,
     groups: &[String],
     is_user: bool,
 ) {
+    if let Some((field, arn)) = arn.filter(|(_, arn)| eks_auth::canonicalize(arn).is_err()) {
+        let message = format!("{field} {arn:?} is not an IAM principal's ARN");
+        out.push(finding("EKS007", Severity::Error, object, place.clone(), message));
+    }
     for template in std::iter::once(username).chain(groups.iter().map(String::as_str)) {
         for name in placeholders(template) {
             let problem = if !TEMPLATES.contains(&name) {

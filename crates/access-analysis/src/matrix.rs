@@ -2,6 +2,7 @@
 //! each cell allowed or not and why. The caller supplies the decision (system:masters, EKS
 //! access policies, RBAC, in the API server's order) and the resources (discovery's table).
 
+use rbac::{Attributes, ResourceAttributes, UserInfo};
 use serde::Serialize;
 
 /// One resource as discovery lists it.
@@ -26,6 +27,15 @@ impl Resource {
             out = format!("{out}/{sub}");
         }
         out
+    }
+}
+
+impl Resource {
+    /// The request of a cell: `user` doing `verb` on this resource in `namespace`.
+    pub fn attributes(&self, user: &UserInfo, verb: &str, namespace: &str) -> Attributes {
+        let (resource, sub) = self.resource.split_once('/').unwrap_or((&self.resource, ""));
+        let resource = ResourceAttributes::new(namespace, &self.group, resource).with_subresource(sub);
+        Attributes::resource(user.clone(), verb, resource)
     }
 }
 

@@ -24,7 +24,7 @@ use access_analysis::permissions::{self, Permissions};
 use access_analysis::{diff, risk};
 use bench::rbac_workload::Workload;
 use rbac::linear::LinearAuthorizer;
-use rbac::{Attributes, Authorizer, BindingRecord, PolicyRule, ResourceAttributes, RoleKey, UserInfo};
+use rbac::{Authorizer, BindingRecord, PolicyRule, RoleKey, UserInfo};
 
 fn median(mut f: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..9)
@@ -44,22 +44,22 @@ fn median(mut f: impl FnMut()) -> Duration {
 fn subject_scan(w: &Workload) -> BTreeMap<String, Permissions> {
     let mut roles: BTreeMap<RoleKey, &[PolicyRule]> = BTreeMap::new();
     for r in &w.roles {
-        roles.insert(RoleKey::Role { namespace: r.metadata.namespace.clone(), name: r.metadata.name.clone() }, &r.rules);
+        roles
+            .insert(RoleKey::Role { namespace: r.metadata.namespace.clone(), name: r.metadata.name.clone() }, &r.rules);
     }
     for r in &w.cluster_roles {
         roles.insert(RoleKey::ClusterRole { name: r.metadata.name.clone() }, &r.rules);
     }
-    let bindings = w
-        .role_bindings
-        .iter()
-        .map(BindingRecord::from)
-        .chain(w.cluster_role_bindings.iter().map(BindingRecord::from));
+    let bindings =
+        w.role_bindings.iter().map(BindingRecord::from).chain(w.cluster_role_bindings.iter().map(BindingRecord::from));
     let mut out: BTreeMap<String, Permissions> = BTreeMap::new();
     for b in bindings {
         let Some(rules) = roles.get(&b.role_key()) else { continue };
         let ns = if b.is_cluster_role_binding() { permissions::EVERYWHERE } else { b.namespace.as_str() };
         for subject in &b.subjects {
-            out.entry(permissions::subject_key(subject, &b.namespace)).or_default().extend(permissions::atoms(rules, ns));
+            out.entry(permissions::subject_key(subject, &b.namespace))
+                .or_default()
+                .extend(permissions::atoms(rules, ns));
         }
     }
     out
@@ -133,19 +133,44 @@ fn main() {
     report("lint", ours, peer, "rbac-tool analysis (subjects' permissions, then risks)");
 
     let ours = median(|| {
-        let base = permissions::by_subject(&Authorizer::from_objects(&w.roles, &w.cluster_roles, &w.role_bindings, &w.cluster_role_bindings));
-        let after = permissions::by_subject(&Authorizer::from_objects(&head.roles, &head.cluster_roles, &head.role_bindings, &head.cluster_role_bindings));
+        let base = permissions::by_subject(&Authorizer::from_objects(
+            &w.roles,
+            &w.cluster_roles,
+            &w.role_bindings,
+            &w.cluster_role_bindings,
+        ));
+        let after = permissions::by_subject(&Authorizer::from_objects(
+            &head.roles,
+            &head.cluster_roles,
+            &head.role_bindings,
+            &head.cluster_role_bindings,
+        ));
         black_box(diff::diff(&base, &after));
     });
     let peer = median(|| {
         black_box(diff::diff(&subject_scan(&w), &subject_scan(&head)));
     });
     let changes = diff::diff(
-        &permissions::by_subject(&Authorizer::from_objects(&w.roles, &w.cluster_roles, &w.role_bindings, &w.cluster_role_bindings)),
-        &permissions::by_subject(&Authorizer::from_objects(&head.roles, &head.cluster_roles, &head.role_bindings, &head.cluster_role_bindings)),
+        &permissions::by_subject(&Authorizer::from_objects(
+            &w.roles,
+            &w.cluster_roles,
+            &w.role_bindings,
+            &w.cluster_role_bindings,
+        )),
+        &permissions::by_subject(&Authorizer::from_objects(
+            &head.roles,
+            &head.cluster_roles,
+            &head.role_bindings,
+            &head.cluster_role_bindings,
+        )),
     );
     assert_eq!(changes, diff::diff(&subject_scan(&w), &subject_scan(&head)), "both find the same changes");
-    report(&format!("diff ({} subjects changed)", changes.len()), ours, peer, "the same expansion, unshared, on both sides");
+    report(
+        &format!("diff ({} subjects changed)", changes.len()),
+        ours,
+        peer,
+        "the same expansion, unshared, on both sides",
+    );
 
     let authz = Authorizer::from_objects(&w.roles, &w.cluster_roles, &w.role_bindings, &w.cluster_role_bindings);
     let linear = LinearAuthorizer::new(&w.roles, &w.cluster_roles, &w.role_bindings, &w.cluster_role_bindings);
@@ -158,9 +183,7 @@ fn main() {
     let namespace = "ns99";
     let ours = median(|| {
         let decide = |verb: &str, r: &Resource, ns: &str| {
-            let (resource, sub) = r.resource.split_once('/').unwrap_or((&r.resource, ""));
-            let attrs = Attributes::resource(user.clone(), verb, ResourceAttributes::new(ns, &r.group, resource).with_subresource(sub));
-            let d = authz.authorize(&attrs);
+            let d = authz.authorize(&r.attributes(&user, verb, ns));
             Cell { allowed: d.is_allowed(), reason: d.reason() }
         };
         black_box(matrix::build(&resources, &verbs, namespace, &decide));
@@ -170,14 +193,18 @@ fn main() {
         let (namespaced_rules, _) = linear.rules_for(&user, namespace);
         let (cluster_rules, _) = linear.rules_for(&user, "");
         let decide = |verb: &str, r: &Resource, ns: &str| {
-            let (resource, sub) = r.resource.split_once('/').unwrap_or((&r.resource, ""));
-            let attrs = Attributes::resource(user.clone(), verb, ResourceAttributes::new(ns, &r.group, resource).with_subresource(sub));
+            let attrs = r.attributes(&user, verb, ns);
             let rules = if ns.is_empty() { &cluster_rules } else { &namespaced_rules };
             Cell { allowed: rules.iter().any(|rule| rbac::rule::rule_allows(&attrs, rule)), reason: String::new() }
         };
         black_box(matrix::build(&resources, &verbs, namespace, &decide));
     });
-    report(&format!("matrix ({} x {} cells)", RESOURCES.len(), VERBS.len()), ours, peer, "rakkess (rules review, then match)");
+    report(
+        &format!("matrix ({} x {} cells)", RESOURCES.len(), VERBS.len()),
+        ours,
+        peer,
+        "rakkess (rules review, then match)",
+    );
 }
 
 fn report(what: &str, ours: Duration, peer: Duration, peer_name: &str) {
