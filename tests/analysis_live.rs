@@ -1,7 +1,8 @@
 //! The access-hygiene commands against a running `rampart serve`, with the real clients:
 //! `rampart audit2rbac` on the audit log of the tutorial's user driving kubectl (through aws-auth
 //! and `aws eks get-token`), its output applied in place of the tutorial's wide Role and the
-//! same commands replayed successfully; `rampart lint --kubeconfig` reading the live cluster.
+//! same commands replayed successfully; `rampart lint --kubeconfig` reading the live cluster
+//! (and its access entries with `--cluster-name`).
 
 mod eks_common;
 
@@ -113,4 +114,27 @@ fn lint_reads_a_live_cluster_through_a_kubeconfig() {
     let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
     assert!(rules.contains(&"RBAC016") && rules.contains(&"EKS004"), "{rules:?}");
     assert!(report["findings"].as_array().unwrap().iter().all(|f| f["file"] == "cluster"));
+
+    // With --cluster-name, the access entries too (read with the aws CLI): one with
+    // AmazonEKSClusterAdminPolicy at cluster scope.
+    let access = ["--access-config", "authenticationMode=API_AND_CONFIG_MAP"];
+    rampart.aws(&[&["eks", "update-cluster-config", "--name", CLUSTER][..], &access[..]].concat()).ok();
+    user_with_profile(&rampart, "ops");
+    let ops = format!("arn:aws:iam::{ACCOUNT}:user/ops");
+    rampart.aws(&["eks", "create-access-entry", "--cluster-name", CLUSTER, "--principal-arn", &ops]).ok();
+    let policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
+    associate_access_policy(&rampart, CLUSTER, &ops, policy, "type=cluster").ok();
+    let out = rampart.rampart(&["lint", "--kubeconfig", kubeconfig, "--cluster-name", CLUSTER, "-o", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let mut principals: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "EKS015")
+        .map(|f| f["object"]["name"].as_str().unwrap())
+        .collect();
+    principals.sort();
+    // The cluster creator's entry, which the switch to API_AND_CONFIG_MAP made, has the same policy.
+    assert_eq!(principals, [format!("arn:aws:iam::{ACCOUNT}:user/admin"), ops]);
 }
