@@ -110,6 +110,11 @@ fn lint_reads_a_live_cluster_through_a_kubeconfig() {
     .ok();
     let out = rampart.rampart(&["lint", "--kubeconfig", kubeconfig, "-o", "json"]);
     assert_eq!(out.code, 1, "{out:?}");
+    // The other offline commands read the live policy the same way.
+    let alice = rampart.rampart(&["auth", "can-i", "delete", "nodes", "--as", "alice", "--kubeconfig", kubeconfig]);
+    assert_eq!((alice.code, alice.stdout.as_str()), (0, "yes\n"), "{alice:?}");
+    let bob = rampart.rampart(&["auth", "can-i", "delete", "nodes", "--as", "bob", "--kubeconfig", kubeconfig]);
+    assert_eq!(bob.code, 1, "{bob:?}");
     let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
     assert!(rules.contains(&"RBAC016") && rules.contains(&"EKS004"), "{rules:?}");
