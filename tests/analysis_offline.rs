@@ -71,8 +71,14 @@ fn benign_configurations_have_no_warning() {
     let out = rampart(&["lint", "-f", data("tutorial").to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("0 error(s), 0 warning(s)"), "{}", out.stdout);
+    // role.yaml (read after role-extended.yaml) replaces it, as `kubectl apply -f` would: the
+    // directory is the narrow role, located in its own file.
+    assert!(!out.stdout.contains("secrets"), "{}", out.stdout);
+    let out = rampart(&["lint", "-f", data("tutorial/role-extended.yaml").to_str().unwrap()]);
+    assert!(out.stdout.contains("role-extended.yaml:10: note RBAC001 secrets-read"), "{}", out.stdout);
+    assert_eq!(out.code, 0, "notes only: {out:?}");
     // --fail-on note turns the notes into a failure.
-    let out = rampart(&["lint", "-f", data("tutorial").to_str().unwrap(), "--fail-on", "note"]);
+    let out = rampart(&["lint", "-f", data("tutorial/role-extended.yaml").to_str().unwrap(), "--fail-on", "note"]);
     assert_eq!(out.code, 1, "{out:?}");
     // A node group's mapping and a read-only role.
     let dir = tempfile::tempdir().unwrap();

@@ -43,11 +43,17 @@ pub fn run(args: LintArgs) -> Result<ExitCode, AnalysisError> {
     let mode = EksArgs { access_key_id: None, authentication_mode: args.authentication_mode.clone() }.mode()?;
     let (aws_auth, _) = policy.eks.aws_auth();
     let entries = policy.eks.access_entries();
+    // Of two objects with one name, the later is what `kubectl apply` leaves (and where the
+    // location points).
+    let roles = last_of(&policy.roles, |r| &r.metadata);
+    let cluster_roles = last_of(&policy.cluster_roles, |r| &r.metadata);
+    let role_bindings = last_of(&policy.role_bindings, |b| &b.metadata);
+    let cluster_role_bindings = last_of(&policy.cluster_role_bindings, |b| &b.metadata);
     let config = Configuration {
-        roles: &policy.roles,
-        cluster_roles: &policy.cluster_roles,
-        role_bindings: &policy.role_bindings,
-        cluster_role_bindings: &policy.cluster_role_bindings,
+        roles: &roles,
+        cluster_roles: &cluster_roles,
+        role_bindings: &role_bindings,
+        cluster_role_bindings: &cluster_role_bindings,
         aws_auth: aws_auth.as_ref(),
         access_entries: entries.entries(),
         mode: policy.eks.mode(mode),
@@ -78,6 +84,19 @@ pub fn run(args: LintArgs) -> Result<ExitCode, AnalysisError> {
     let threshold: Option<Severity> = args.fail_on.parse().ok();
     let failed = threshold.is_some_and(|t| findings.iter().any(|f| f.finding.severity >= t));
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The objects with the later of each (namespace, name) kept, in their order.
+fn last_of<T: Clone>(objects: &[T], meta: impl Fn(&T) -> &rbac::ObjectMeta) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<T> = objects
+        .iter()
+        .rev()
+        .filter(|o| seen.insert((meta(o).namespace.clone(), meta(o).name.clone())))
+        .cloned()
+        .collect();
+    kept.reverse();
+    kept
 }
 
 fn position(f: &Located) -> String {
