@@ -43,7 +43,7 @@ fn list_item(lines: &[&str], at: usize, index: usize) -> usize {
             continue;
         }
         if indent(line) < item_indent
-            || (indent(line) == item_indent && !is_item(line) && !line.trim().starts_with(']'))
+            || (indent(line) == item_indent && !is_item(line) && !line.trim().starts_with([']', '}']))
         {
             break;
         }
