@@ -143,3 +143,27 @@ fn lint_reads_a_live_cluster_through_a_kubeconfig() {
     // The cluster creator's entry, which the switch to API_AND_CONFIG_MAP made, has the same policy.
     assert_eq!(principals, [format!("arn:aws:iam::{ACCOUNT}:user/admin"), ops]);
 }
+
+#[test]
+fn rbac_writes_come_back_with_lints_findings_as_warnings() {
+    let rampart = Rampart::start();
+    let binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: ops-admin}\nsubjects: [{kind: User, name: ops, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k8s.io}\n";
+    let out = admin_kubectl_stdin(&rampart, &["apply", "-f", "-"], binding).ok();
+    assert!(out.stdout.contains("clusterrolebinding.rbac.authorization.k8s.io/ops-admin created"), "{}", out.stdout);
+    let warnings: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Warning: ")).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("RBAC016 cluster-admin-binding") && w.contains("ClusterRoleBinding/ops-admin")),
+        "{}",
+        out.stderr
+    );
+    // The same finding `rampart lint` reports for the object offline.
+    let file = rampart.write_file("binding.yaml", binding);
+    let lint = rampart.rampart(&["lint", "-f", file.to_str().unwrap()]);
+    assert!(lint.stdout.contains("RBAC016 cluster-admin-binding"), "{}", lint.stdout);
+    // A read-only role is written without a warning.
+    let reader = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: reader, namespace: default}\nrules: [{apiGroups: [\"\"], resources: [pods], verbs: [get, list]}]\n";
+    let out = admin_kubectl_stdin(&rampart, &["apply", "-f", "-"], reader).ok();
+    assert!(!out.stderr.contains("Warning: "), "{}", out.stderr);
+}

@@ -393,7 +393,9 @@ fn aws_auth_advisories_come_back_as_warnings_and_the_write_is_kept() {
     let applied = set_aws_auth(&rampart, Some(&with_unknown_field), None, None).ok();
     let warnings: Vec<&str> = applied.stderr.lines().filter(|l| l.starts_with("Warning: ")).collect();
     assert!(
-        warnings.iter().any(|w| w.contains("mapRoles") && w.contains("unknown field \"team\" is ignored")),
+        warnings.iter().any(|w| w.contains("EKS009")
+            && w.contains("unknown field \"team\" is ignored")
+            && w.contains("(data.mapRoles line 1)")),
         "{}",
         applied.stderr
     );

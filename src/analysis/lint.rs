@@ -112,13 +112,9 @@ fn text(findings: &[Located]) -> String {
     for f in findings {
         let finding = &f.finding;
         out.push_str(&format!(
-            "{}: {} {} {}: {}: {}\n  why: {}\n  fix: {}\n",
+            "{}: {}\n  why: {}\n  fix: {}\n",
             position(f),
-            finding.severity.as_str(),
-            finding.rule.id,
-            finding.rule.name,
-            finding.object,
-            finding.message,
+            finding.headline(),
             finding.rule.why,
             finding.rule.fix,
         ));

@@ -301,6 +301,14 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// `severity ID name: object: message`, one line (the text output's, and the `Warning`
+    /// header admission sends at write time, where the fix follows).
+    pub fn headline(&self) -> String {
+        format!("{} {} {}: {}: {}", self.severity.as_str(), self.rule.id, self.rule.name, self.object, self.message)
+    }
+}
+
 fn rule_id<S: serde::Serializer>(rule: &&'static Rule, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(rule.id)
 }

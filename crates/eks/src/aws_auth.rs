@@ -56,28 +56,29 @@ impl AdmissionHook for AwsAuthAdmission {
         self.admit(request, object).map(drop)
     }
 
-    /// The advisories of an admitted aws-auth write (what EKS would silently ignore without
-    /// losing a mapping), as `Warning` headers; each is also in the authenticator's log.
+    /// `rampart lint`'s findings for an admitted aws-auth write (entries that can never match,
+    /// what EKS silently ignores, risky mappings), as `Warning` headers; each is logged too.
     async fn warnings(&self, request: &AdmissionRequest<'_>, object: &Value) -> Vec<String> {
-        let advisories = self.admit(request, object).unwrap_or_default();
-        for advisory in &advisories {
-            tracing::info!(cluster = self.access.cluster_name(), %advisory, "aws-auth advisory");
+        let Ok(Some(aws_auth)) = self.admit(request, object) else { return vec![] };
+        let warnings = crate::rbac_advisories::warnings(access_analysis::lint::aws_auth(&aws_auth));
+        for warning in &warnings {
+            tracing::info!(cluster = self.access.cluster_name(), %warning, "aws-auth advisory");
         }
-        advisories
+        warnings
     }
 }
 
 impl AwsAuthAdmission {
-    /// The check of a write of `kube-system/aws-auth` (anything else passes with no advisory):
-    /// its advisories, or the refusal.
-    fn admit(&self, request: &AdmissionRequest<'_>, object: &Value) -> Result<Vec<String>, Status> {
+    /// The check of a write of `kube-system/aws-auth` (anything else passes, `None`): the
+    /// ConfigMap as EKS reads it, or the refusal.
+    fn admit(&self, request: &AdmissionRequest<'_>, object: &Value) -> Result<Option<AwsAuth>, Status> {
         let is_aws_auth = request.resource.group.is_empty()
             && request.resource.plural == "configmaps"
             && request.subresource.is_empty()
             && request.namespace == AWS_AUTH_NAMESPACE
             && request.name == AWS_AUTH_NAME;
         if !is_aws_auth || request.operation == Operation::Connect {
-            return Ok(vec![]);
+            return Ok(None);
         }
         let data = match request.operation {
             Operation::Delete => BTreeMap::new(),
@@ -87,7 +88,7 @@ impl AwsAuthAdmission {
         let before = request.old.map(|old| AwsAuth::parse(&configmap_data(old)));
         let access = snapshot.cluster_access(before.as_ref());
         match eks_auth::admit_aws_auth(&data, &access, Some(&snapshot.creator_arn)) {
-            Ok((_, advisories)) => Ok(advisories.iter().map(ToString::to_string).collect()),
+            Ok((aws_auth, _)) => Ok(Some(aws_auth)),
             Err(error) => Err(refusal(error)),
         }
     }

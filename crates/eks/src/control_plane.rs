@@ -31,6 +31,7 @@ use crate::model::{
     ClusterKey, ClusterRecord, KUBERNETES_VERSION, PREFIX, SUPPORTED_VERSIONS, UpdateRecord, logging_response,
     network_config_response, vpc_config_response,
 };
+use crate::rbac_advisories::RbacAdvisories;
 
 /// What other parts of Rampart install into every cluster the control plane starts (RBAC,
 /// workloads): awaited once per cluster start, after the EKS pieces are in place and before the
@@ -332,6 +333,7 @@ impl Eks {
         authenticator.set_client(handle.server_url().trim_start_matches("https://").to_string());
         let cluster = handle.cluster().clone();
         access.attach(&cluster);
+        cluster.objects().add_admission_hook(Arc::new(RbacAdvisories::new(cluster.rbac_index().clone())));
         let mut stops = Vec::new();
         for hook in &runtime.hooks {
             match hook(cluster.clone()).await {

@@ -23,6 +23,7 @@ mod control_plane;
 mod error;
 pub mod kubeconfig;
 mod model;
+mod rbac_advisories;
 pub mod webhook;
 
 pub use access::{AccessSnapshot, AccessState};
