@@ -31,7 +31,7 @@ pub struct Running {
     pub iam: IamHandle,
 }
 
-pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
+pub async fn start(ctx: &Context, config: &Config, sealer: KeyFileSealer) -> anyhow::Result<Running> {
     let dir = std::path::absolute(ctx.args.data_dir.join("aws")).context("cannot resolve the data directory")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let account = ctx.args.account_id.clone();
@@ -39,7 +39,7 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
         anyhow::bail!("--account-id must be 12 digits, not '{account}'");
     }
 
-    let sealer = KeyFileSealer::open_or_create(&dir.join("sealing.key"))?;
+    let ca = shared_ca(&*ctx.store, &sealer, &dir).await?;
     let service = IamService::load(ctx.store.clone(), Box::new(sealer)).await.context("cannot load IAM state")?;
     let (key_id, secret) = ensure_admin(&service, &account).await.context("cannot create the administrator")?;
     if let Some(spec) = &config.aws {
@@ -59,7 +59,6 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
         IpAddr::V6(ip) => format!("https://[{ip}]:{}", address.port()),
         IpAddr::V4(ip) => format!("https://{ip}:{}", address.port()),
     };
-    let ca = load_or_create_ca(&dir)?;
     let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     if !names.contains(&host.to_string()) {
         names.push(host.to_string());
@@ -123,6 +122,49 @@ async fn ensure_admin(service: &IamService, account: &str) -> anyhow::Result<(St
         })
         .await?;
     Ok((key.access_key_id, key.secret_access_key))
+}
+
+/// Where the AWS endpoint's CA is kept in the store.
+const CA_KEY: &str = "/rampart/aws-ca";
+
+/// The AWS endpoint's CA as stored: the certificate, and its key sealed.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredCa {
+    cert_pem: String,
+    sealed_key_pem: String,
+}
+
+/// The AWS endpoint's CA from the store, copied into `dir`; if the store has none yet, the one
+/// in `dir` (created if missing) goes into the store — unless another replica's got there first.
+async fn shared_ca(
+    store: &dyn store::Store,
+    sealer: &KeyFileSealer,
+    dir: &Path,
+) -> anyhow::Result<tls::CertificateAuthority> {
+    use iam::persist::Sealer as _;
+    use store::StoreExt as _;
+    loop {
+        if let Some(kv) = store.get(CA_KEY).await? {
+            let stored: StoredCa =
+                serde_json::from_slice(&kv.value).context("the stored AWS endpoint CA is unreadable")?;
+            let key = sealer
+                .open(&stored.sealed_key_pem)
+                .context("the sealing key does not open the stored AWS endpoint CA's key")?;
+            write_private(&dir.join("ca-key.pem"), &key)?;
+            std::fs::write(dir.join("ca.pem"), &stored.cert_pem)
+                .with_context(|| format!("cannot write {}", dir.join("ca.pem").display()))?;
+            return tls::CertificateAuthority::from_pem(&stored.cert_pem, &key)
+                .context("cannot load the stored AWS endpoint CA");
+        }
+        let ca = load_or_create_ca(dir)?;
+        let stored = StoredCa { cert_pem: ca.pem().cert_pem.clone(), sealed_key_pem: sealer.seal(&ca.pem().key_pem) };
+        let value = serde_json::to_vec(&stored).expect("the CA serializes");
+        if store.create(CA_KEY, value.into()).await?.is_some() {
+            return Ok(ca);
+        }
+        // Another replica stored its CA first: use that one.
+    }
 }
 
 /// The endpoint's CA, kept in the data directory so clients' `AWS_CA_BUNDLE` stays valid.

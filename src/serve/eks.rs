@@ -44,11 +44,13 @@ pub async fn start(
     if args.kube_listen.port() != 0 {
         pinned_listen.insert(default.clone(), args.kube_listen);
     }
+    let advertised = args.kube_advertise_url.iter().map(|url| (default.clone(), url.trim_end_matches('/').to_string()));
     let runtime = Runtime {
         iam: iam.clone(),
         sts_origins: sts_origins(aws_endpoint),
         kube_ip: args.kube_listen.ip(),
         pinned_listen,
+        advertised: advertised.collect(),
         log_dir: Some(data_dir.join("logs")),
         hooks,
     };

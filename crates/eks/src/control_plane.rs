@@ -5,22 +5,32 @@
 //! store under `/eks/<account>/<region>/clusters/<name>`; a restart brings every recorded cluster
 //! back on the port it had, if that port is still free.
 //!
-//! Writes are serialized: each one runs on a copy of the cluster's record, is stored, and only
-//! then replaces the record in memory and the access state the cluster's request path reads, so
-//! a failed write changes nothing.
+//! Writes are serialized within a replica: each one runs on a copy of the cluster's record and
+//! is stored by a compare-and-swap on the record's mod revision, and only then replaces the
+//! record in memory and the access state the cluster's request path reads, so a failed write
+//! changes nothing. If another replica (sharing the store) changed the record meanwhile, the
+//! change runs again on the stored record. Records other replicas write arrive through one
+//! store watch on `/eks/`, resumed from the last revision applied (repeated events change
+//! nothing): a changed record replaces the running one's (access entries take effect on the next
+//! request), a new one starts its cluster here too, a deleted one stops it.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use eks_auth::{AccessEntries, AuthenticationMode, EntryContext};
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx};
 use serde_json::{Value, json};
-use store::{Compare, CompareOp, KeyRange, Op, Store, StoreExt, Txn};
+use store::{
+    Compare, CompareOp, EventKind, KeyRange, KeyValue, Op, Revision, Store, StoreError, StoreExt, Txn, WatchRequest,
+};
 
 use crate::access::{AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccessState};
 use crate::access_policy::AccessPolicyAuthorizer;
@@ -51,6 +61,9 @@ pub struct Runtime {
     pub kube_ip: IpAddr,
     /// Clusters that must listen at a given address (the default cluster's `--kube-listen`).
     pub pinned_listen: BTreeMap<ClusterKey, SocketAddr>,
+    /// Clusters whose endpoint, as `DescribeCluster` and kubeconfigs give it, is not the address
+    /// they listen on (a load balancer in front of several replicas), as `https://host:port`.
+    pub advertised: BTreeMap<ClusterKey, String>,
     /// Where each cluster's `authenticator.log` goes (`<dir>/<kube name>/`), if anywhere.
     pub log_dir: Option<PathBuf>,
     pub hooks: Vec<ClusterHook>,
@@ -86,6 +99,8 @@ pub struct NewCluster {
 /// A cluster whose API server runs in this process.
 pub struct RunningCluster {
     record: RwLock<ClusterRecord>,
+    /// The mod revision of the stored record `record` is (what a write compares).
+    revision: AtomicI64,
     access: Arc<AccessState>,
     authenticator: Arc<EksAuthenticator>,
     cluster: Arc<kube_api::Cluster>,
@@ -107,7 +122,14 @@ impl RunningCluster {
         &self.cluster
     }
 
-    /// `https://<address>` of its API server: the EKS endpoint.
+    /// Makes `record`, stored at `revision`, the live one (its access state included).
+    fn set_record(&self, record: ClusterRecord, revision: Revision) {
+        self.access.update(&record);
+        *self.record.write().unwrap_or_else(|p| p.into_inner()) = record;
+        self.revision.store(revision, Ordering::Release);
+    }
+
+    /// The EKS endpoint: `https://<address>` of its API server, or the advertised URL.
     pub fn server_url(&self) -> &str {
         &self.server_url
     }
@@ -266,29 +288,84 @@ impl Eks {
         self.running.get().map(|running| &running.runtime.iam)
     }
 
-    /// Takes the runtime and starts every recorded cluster.
-    pub async fn start(&self, runtime: Runtime) -> Result<(), Error> {
-        let keys = IamKeys::watching(runtime.iam.clone(), self.store.clone());
+    /// Takes the runtime, starts every recorded cluster, and follows the records other
+    /// replicas write from then on.
+    pub async fn start(self: &Arc<Self>, runtime: Runtime) -> Result<(), Error> {
+        let keys = IamKeys::new(runtime.iam.clone());
         if self.running.set(Running { runtime, keys }).is_err() {
             return Ok(());
         }
         let _writing = self.writes.lock().await;
         let listing = self.store.list(PREFIX).await?;
-        for kv in listing.kvs {
+        for kv in &listing.kvs {
             if ClusterKey::from_store_key(&kv.key).is_none() {
                 continue;
             }
-            let mut record: ClusterRecord = serde_json::from_slice(&kv.value)
-                .map_err(|e| Error::Corrupt { key: kv.key.clone(), reason: e.to_string() })?;
+            let mut record = decode_record(kv)?;
             let recorded = record.listen;
             let running = self.start_cluster(&mut record).await?;
+            running.revision.store(kv.mod_revision, Ordering::Release);
             if record.listen != recorded {
                 tracing::warn!(cluster = %record.name, from = %recorded, to = %record.listen, "cluster endpoint moved");
-                self.store.put(&kv.key, Bytes::from(serde_json::to_vec(&record).expect("records serialize"))).await?;
+                // Only if no other replica changed the record since it was read.
+                if let Some(revision) = self.store.update(&kv.key, encode_record(&record), kv.mod_revision).await? {
+                    running.revision.store(revision, Ordering::Release);
+                }
             }
             self.clusters.write().unwrap_or_else(|p| p.into_inner()).insert(record.key(), running);
         }
+        tokio::spawn(follow_records(Arc::downgrade(self), listing.revision + 1));
         Ok(())
+    }
+
+    /// A record another replica wrote (or deleted, `None`) at `revision`: make the running
+    /// clusters agree. Called with the writes lock held.
+    async fn apply_record(&self, key: ClusterKey, stored: Option<(ClusterRecord, Revision)>, revision: Revision) {
+        match (self.cluster(&key), stored) {
+            (Some(running), Some((record, mod_revision))) => {
+                if mod_revision > running.revision.load(Ordering::Acquire) {
+                    running.set_record(record, mod_revision);
+                }
+            }
+            (Some(running), None) => {
+                if revision > running.revision.load(Ordering::Acquire) {
+                    self.clusters.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    shutdown(&running).await;
+                }
+            }
+            (None, Some((mut record, mod_revision))) => match self.start_cluster(&mut record).await {
+                Ok(running) => {
+                    running.revision.store(mod_revision, Ordering::Release);
+                    self.clusters.write().unwrap_or_else(|p| p.into_inner()).insert(key, running);
+                }
+                Err(error) => {
+                    tracing::error!(cluster = %key.name, %error, "cannot start a cluster another replica created")
+                }
+            },
+            (None, None) => {}
+        }
+    }
+
+    /// Makes the running clusters agree with every record in the store (after the watch's
+    /// history was compacted away); returns the revision read at.
+    async fn resync(&self) -> Result<Revision, Error> {
+        let _writing = self.writes.lock().await;
+        let listing = self.store.list(PREFIX).await?;
+        let mut stored = BTreeMap::new();
+        for kv in &listing.kvs {
+            if let Some(key) = ClusterKey::from_store_key(&kv.key) {
+                stored.insert(key, (decode_record(kv)?, kv.mod_revision));
+            }
+        }
+        let running: Vec<ClusterKey> =
+            self.clusters.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        for key in running.into_iter().filter(|key| !stored.contains_key(key)) {
+            self.apply_record(key, None, listing.revision).await;
+        }
+        for (key, record) in stored {
+            self.apply_record(key, Some(record), listing.revision).await;
+        }
+        Ok(listing.revision)
     }
 
     /// Starts a cluster's API server with the EKS pieces and the hooks installed; records where
@@ -350,9 +427,10 @@ impl Eks {
         }
         Ok(Arc::new(RunningCluster {
             record: RwLock::new(record.clone()),
+            revision: AtomicI64::new(0),
             access,
             authenticator,
-            server_url: handle.server_url(),
+            server_url: runtime.advertised.get(&record.key()).cloned().unwrap_or_else(|| handle.server_url()),
             cluster,
             handle: Mutex::new(Some(handle)),
             stops: Mutex::new(stops),
@@ -451,11 +529,14 @@ impl Eks {
         let running = self.start_cluster(&mut record).await?;
         let txn = Txn {
             compare: vec![Compare::ModRevision(key.store_key(), CompareOp::Equal, 0)],
-            success: vec![Op::put(key.store_key(), serde_json::to_vec(&record).expect("records serialize"))],
+            success: vec![Op::put(key.store_key(), encode_record(&record))],
             failure: vec![],
         };
         let stored = match self.store.txn(txn).await {
-            Ok(response) if response.succeeded => Ok(()),
+            Ok(response) if response.succeeded => {
+                running.revision.store(response.revision, Ordering::Release);
+                Ok(())
+            }
             Ok(_) => Err(Error::resource_in_use(format!("Cluster already exists with name: {}", record.name))),
             Err(error) => Err(error.into()),
         };
@@ -522,21 +603,30 @@ impl Eks {
         }
     }
 
-    /// Runs `change` on a copy of the cluster's record, stores it and makes it live; a failure
+    /// Runs `change` on a copy of the cluster's record, stores it if the stored record is still
+    /// the one it ran on (else runs it again on the stored one) and makes it live; a failure
     /// changes nothing.
     pub async fn update_record<T>(
         &self,
         key: &ClusterKey,
-        change: impl FnOnce(&mut ClusterRecord) -> Result<T, Error>,
+        mut change: impl FnMut(&mut ClusterRecord) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let _writing = self.writes.lock().await;
-        let running = self.existing(key)?;
-        let mut record = running.record();
-        let value = change(&mut record)?;
-        self.store.put(&key.store_key(), Bytes::from(serde_json::to_vec(&record).expect("records serialize"))).await?;
-        running.access.update(&record);
-        *running.record.write().unwrap_or_else(|p| p.into_inner()) = record;
-        Ok(value)
+        loop {
+            let running = self.existing(key)?;
+            let mut record = running.record();
+            let expected = running.revision.load(Ordering::Acquire);
+            let value = change(&mut record)?;
+            if let Some(revision) = self.store.update(&key.store_key(), encode_record(&record), expected).await? {
+                running.set_record(record, revision);
+                return Ok(value);
+            }
+            // Another replica wrote the record: take the stored one and run `change` again.
+            match self.store.get(&key.store_key()).await? {
+                Some(kv) => running.set_record(decode_record(&kv)?, kv.mod_revision),
+                None => return Err(Error::no_cluster(&key.name)),
+            }
+        }
     }
 
     /// `UpdateClusterConfig`: one kind of change per call (authentication mode, logging, or
@@ -609,6 +699,74 @@ impl Eks {
             Ok(update.to_wire("InProgress"))
         })
         .await
+    }
+}
+
+fn encode_record(record: &ClusterRecord) -> Bytes {
+    Bytes::from(serde_json::to_vec(record).expect("records serialize"))
+}
+
+fn decode_record(kv: &KeyValue) -> Result<ClusterRecord, Error> {
+    serde_json::from_slice(&kv.value).map_err(|e| Error::Corrupt { key: kv.key.clone(), reason: e.to_string() })
+}
+
+/// Follows `/eks/` from `start` until the service is gone, applying each cluster record's
+/// change; after a compaction took the watch's history, reads every record again.
+async fn follow_records(eks: Weak<Eks>, mut start: Revision) {
+    loop {
+        let Some(service) = eks.upgrade() else { return };
+        let request =
+            WatchRequest { key: PREFIX.to_string(), range: KeyRange::Prefix, start_revision: start, prev_kv: false };
+        let mut stream = match service.store.watch(request).await {
+            Ok(stream) => stream,
+            Err(StoreError::Compacted { .. }) => {
+                match service.resync().await {
+                    Ok(revision) => start = revision + 1,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the EKS records again after a compaction; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                continue;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the EKS records; retrying");
+                drop(service);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        drop(service);
+        while let Some(batch) = stream.next().await {
+            let Some(service) = eks.upgrade() else { return };
+            let events = match batch {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "the EKS records' watch ended; resuming");
+                    break;
+                }
+            };
+            let Some(revision) = events.first().map(|event| event.kv.mod_revision) else { continue };
+            if revision < start {
+                continue; // a repeated event
+            }
+            let _writing = service.writes.lock().await;
+            for event in events {
+                let Some(key) = ClusterKey::from_store_key(&event.kv.key) else { continue };
+                let stored = match event.kind {
+                    EventKind::Put => match decode_record(&event.kv) {
+                        Ok(record) => Some((record, event.kv.mod_revision)),
+                        Err(error) => {
+                            tracing::error!(%error, "an unreadable EKS record");
+                            continue;
+                        }
+                    },
+                    EventKind::Delete => None,
+                };
+                service.apply_record(key, stored, revision).await;
+            }
+            start = revision + 1;
+        }
     }
 }
 
