@@ -10,27 +10,25 @@
 //! leaves store and memory as they were.
 //!
 //! Changes made elsewhere (another replica on the same etcd) arrive through one store watch on
-//! `/iam/`, resumed from the last revision applied (events at or below an account's last applied
-//! revision are skipped, so repeated events change nothing); after a compaction took the watch's
-//! history, everything is read again. Every change of the live state bumps a generation, which
+//! `/iam/` (`store::follow`: resumed from the last revision applied, everything read again after
+//! a compaction took the watch's history); events at or below an account's last applied
+//! revision are skipped, so this replica's own writes and repeated events change nothing. Every change of the live state bumps a generation, which
 //! the EKS token cache keys its entries by.
 //!
 //! [`IamHandle`] is the cheap, cloneable view the rest of Rampart uses to look access keys up.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
-use std::time::Duration;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::StreamExt as _;
 use iam::persist::Sealer;
 use iam::spec::AwsSpec;
 use iam::{AccessKeyInfo, Account, Caller, CallerIdentity, IamState};
 use sigv4::{CredentialLookup, SigningCredentials};
 use store::{
-    Compare, CompareOp, EventKind, KeyRange, Op, RangeRequest, Revision, Store, StoreError, StoreExt, Txn, WatchRequest,
+    Compare, CompareOp, EventKind, Follower, KeyRange, Op, RangeRequest, Revision, Store, StoreError, StoreExt, Txn,
 };
 use tokio::sync::Mutex;
 
@@ -273,43 +271,17 @@ impl Shared {
     }
 }
 
-/// Follows `/iam/` from after the mirror's revision until the service is gone.
-async fn follow(shared: Weak<Shared>) {
-    loop {
-        let Some(service) = shared.upgrade() else { return };
-        let start = service.mirror.lock().await.revision + 1;
-        let request =
-            WatchRequest { key: PREFIX.to_string(), range: KeyRange::Prefix, start_revision: start, prev_kv: false };
-        let mut stream = match service.store.watch(request).await {
-            Ok(stream) => stream,
-            Err(StoreError::Compacted { .. }) => {
-                let mut mirror = service.mirror.lock().await;
-                if let Err(error) = service.reload(&mut mirror).await {
-                    tracing::warn!(%error, "cannot read IAM state again after a compaction; retrying");
-                    drop(mirror);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                continue;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch IAM state; retrying");
-                drop(service);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        drop(service);
-        while let Some(batch) = stream.next().await {
-            let Some(service) = shared.upgrade() else { return };
-            let applied = match batch {
-                Ok(events) => service.apply(events).await,
-                Err(error) => Err(error.into()),
-            };
-            if let Err(error) = applied {
-                tracing::warn!(%error, "the IAM state watch ended; resuming");
-                break;
-            }
-        }
+#[async_trait::async_trait]
+impl Follower for Shared {
+    type Error = AwsError;
+
+    async fn apply(&self, events: Vec<store::Event>) -> Result<(), AwsError> {
+        Shared::apply(self, events).await
+    }
+
+    async fn resync(&self) -> Result<Revision, AwsError> {
+        let mut mirror = self.mirror.lock().await;
+        self.reload(&mut mirror).await
     }
 }
 
@@ -324,11 +296,8 @@ impl IamService {
     pub async fn load(store: Arc<dyn Store>, sealer: Box<dyn Sealer + Send + Sync>) -> Result<Self, AwsError> {
         let handle = IamHandle { state: Arc::new(RwLock::new(IamState::new())), generation: Arc::default() };
         let shared = Arc::new(Shared { handle, store, sealer, mirror: Mutex::new(Mirror::default()) });
-        {
-            let mut mirror = shared.mirror.lock().await;
-            shared.reload(&mut mirror).await?;
-        }
-        tokio::spawn(follow(Arc::downgrade(&shared)));
+        let revision = shared.resync().await?;
+        store::follow(shared.store.clone(), PREFIX, revision + 1, Arc::downgrade(&shared));
         Ok(IamService { shared })
     }
 

@@ -12,25 +12,21 @@
 //! change runs again on the stored record. Records other replicas write arrive through one
 //! store watch on `/eks/`, resumed from the last revision applied (repeated events change
 //! nothing): a changed record replaces the running one's (access entries take effect on the next
-//! request), a new one starts its cluster here too, a deleted one stops it.
+//! request), a new one starts its cluster here too, a deleted one stops it (`store::follow`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use eks_auth::{AccessEntries, AuthenticationMode, EntryContext};
-use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx};
 use serde_json::{Value, json};
-use store::{
-    Compare, CompareOp, EventKind, KeyRange, KeyValue, Op, Revision, Store, StoreError, StoreExt, Txn, WatchRequest,
-};
+use store::{Compare, CompareOp, EventKind, KeyRange, KeyValue, Op, Revision, Store, StoreExt, Txn};
 
 use crate::access::{AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccessState};
 use crate::access_policy::AccessPolicyAuthorizer;
@@ -195,6 +191,11 @@ pub struct Eks {
     running: OnceLock<Running>,
     clusters: RwLock<BTreeMap<ClusterKey, Arc<RunningCluster>>>,
     writes: tokio::sync::Mutex<()>,
+    /// The last revision of each cluster's record this replica wrote or applied (a delete's
+    /// included): a watched change at or below it is old news.
+    known: Mutex<BTreeMap<ClusterKey, Revision>>,
+    /// Set once the process is ending: the watch no longer starts clusters.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// `^[0-9A-Za-z][A-Za-z0-9\-_]*$`, at most 100 characters.
@@ -269,6 +270,8 @@ impl Eks {
             running: OnceLock::new(),
             clusters: RwLock::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
+            known: Mutex::new(BTreeMap::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -305,22 +308,39 @@ impl Eks {
             let recorded = record.listen;
             let running = self.start_cluster(&mut record).await?;
             running.revision.store(kv.mod_revision, Ordering::Release);
+            self.advance(&record.key(), kv.mod_revision);
             if record.listen != recorded {
                 tracing::warn!(cluster = %record.name, from = %recorded, to = %record.listen, "cluster endpoint moved");
                 // Only if no other replica changed the record since it was read.
                 if let Some(revision) = self.store.update(&kv.key, encode_record(&record), kv.mod_revision).await? {
                     running.revision.store(revision, Ordering::Release);
+                    self.advance(&record.key(), revision);
                 }
             }
             self.clusters.write().unwrap_or_else(|p| p.into_inner()).insert(record.key(), running);
         }
-        tokio::spawn(follow_records(Arc::downgrade(self), listing.revision + 1));
+        store::follow(self.store.clone(), PREFIX, listing.revision + 1, Arc::downgrade(self));
         Ok(())
+    }
+
+    /// Records that this replica knows `key`'s record as of `revision`; false if it knew a
+    /// later (or the same) one already.
+    fn advance(&self, key: &ClusterKey, revision: Revision) -> bool {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let last = known.entry(key.clone()).or_default();
+        if revision <= *last {
+            return false;
+        }
+        *last = revision;
+        true
     }
 
     /// A record another replica wrote (or deleted, `None`) at `revision`: make the running
     /// clusters agree. Called with the writes lock held.
     async fn apply_record(&self, key: ClusterKey, stored: Option<(ClusterRecord, Revision)>, revision: Revision) {
+        if self.stopping.load(Ordering::Acquire) || !self.advance(&key, revision) {
+            return;
+        }
         match (self.cluster(&key), stored) {
             (Some(running), Some((record, mod_revision))) => {
                 if mod_revision > running.revision.load(Ordering::Acquire) {
@@ -535,6 +555,7 @@ impl Eks {
         let stored = match self.store.txn(txn).await {
             Ok(response) if response.succeeded => {
                 running.revision.store(response.revision, Ordering::Release);
+                self.advance(&key, response.revision);
                 Ok(())
             }
             Ok(_) => Err(Error::resource_in_use(format!("Cluster already exists with name: {}", record.name))),
@@ -586,7 +607,8 @@ impl Eks {
             ],
             failure: vec![],
         };
-        self.store.txn(txn).await?;
+        let deleted = self.store.txn(txn).await?;
+        self.advance(key, deleted.revision);
         self.clusters.write().unwrap_or_else(|p| p.into_inner()).remove(key);
         let answer = running.to_wire("DELETING");
         shutdown(&running).await;
@@ -596,6 +618,7 @@ impl Eks {
     /// Stops every cluster's API server and what the hooks started in it, keeping their records
     /// (the process is ending; a restart brings them back).
     pub async fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         let running: Vec<Arc<RunningCluster>> =
             std::mem::take(&mut *self.clusters.write().unwrap_or_else(|p| p.into_inner())).into_values().collect();
         for cluster in running {
@@ -619,6 +642,7 @@ impl Eks {
             let value = change(&mut record)?;
             if let Some(revision) = self.store.update(&key.store_key(), encode_record(&record), expected).await? {
                 running.set_record(record, revision);
+                self.advance(key, revision);
                 return Ok(value);
             }
             // Another replica wrote the record: take the stored one and run `change` again.
@@ -710,63 +734,26 @@ fn decode_record(kv: &KeyValue) -> Result<ClusterRecord, Error> {
     serde_json::from_slice(&kv.value).map_err(|e| Error::Corrupt { key: kv.key.clone(), reason: e.to_string() })
 }
 
-/// Follows `/eks/` from `start` until the service is gone, applying each cluster record's
-/// change; after a compaction took the watch's history, reads every record again.
-async fn follow_records(eks: Weak<Eks>, mut start: Revision) {
-    loop {
-        let Some(service) = eks.upgrade() else { return };
-        let request =
-            WatchRequest { key: PREFIX.to_string(), range: KeyRange::Prefix, start_revision: start, prev_kv: false };
-        let mut stream = match service.store.watch(request).await {
-            Ok(stream) => stream,
-            Err(StoreError::Compacted { .. }) => {
-                match service.resync().await {
-                    Ok(revision) => start = revision + 1,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot read the EKS records again after a compaction; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-                continue;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch the EKS records; retrying");
-                drop(service);
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        drop(service);
-        while let Some(batch) = stream.next().await {
-            let Some(service) = eks.upgrade() else { return };
-            let events = match batch {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!(%error, "the EKS records' watch ended; resuming");
-                    break;
-                }
+#[async_trait::async_trait]
+impl store::Follower for Eks {
+    type Error = Error;
+
+    async fn apply(&self, events: Vec<store::Event>) -> Result<(), Error> {
+        let Some(revision) = events.first().map(|event| event.kv.mod_revision) else { return Ok(()) };
+        let _writing = self.writes.lock().await;
+        for event in events {
+            let Some(key) = ClusterKey::from_store_key(&event.kv.key) else { continue };
+            let stored = match event.kind {
+                EventKind::Put => Some((decode_record(&event.kv)?, event.kv.mod_revision)),
+                EventKind::Delete => None,
             };
-            let Some(revision) = events.first().map(|event| event.kv.mod_revision) else { continue };
-            if revision < start {
-                continue; // a repeated event
-            }
-            let _writing = service.writes.lock().await;
-            for event in events {
-                let Some(key) = ClusterKey::from_store_key(&event.kv.key) else { continue };
-                let stored = match event.kind {
-                    EventKind::Put => match decode_record(&event.kv) {
-                        Ok(record) => Some((record, event.kv.mod_revision)),
-                        Err(error) => {
-                            tracing::error!(%error, "an unreadable EKS record");
-                            continue;
-                        }
-                    },
-                    EventKind::Delete => None,
-                };
-                service.apply_record(key, stored, revision).await;
-            }
-            start = revision + 1;
+            self.apply_record(key, stored, revision).await;
         }
+        Ok(())
+    }
+
+    async fn resync(&self) -> Result<Revision, Error> {
+        Eks::resync(self).await
     }
 }
 

@@ -21,7 +21,7 @@
 //! Backends: [`MemStore`] (in memory, the reference), [`EmbeddedStore`] (durable, on disk, the
 //! default of `rampart serve`), and [`EtcdStore`] (several replicas on one etcd cluster). Every backend passes the same
 //! conformance suite (`tests/conformance/`). [`spawn_compactor`] compacts any backend on a
-//! schedule, as kube-apiserver does.
+//! schedule, as kube-apiserver does; [`follow`] keeps a consumer's view of a prefix current.
 //!
 //! An acknowledged write is durable before `txn` returns, in every persistent backend. This
 //! crate must never interpret values, and its async calls never block on disk I/O (only
@@ -31,6 +31,7 @@ mod compaction;
 mod embedded;
 mod etcd;
 mod feed;
+mod follow;
 mod mem;
 
 use std::pin::Pin;
@@ -42,6 +43,7 @@ use futures::Stream;
 pub use compaction::{COMPACT_REV_KEY, CompactionPolicy, spawn_compactor};
 pub use embedded::{EmbeddedOptions, EmbeddedStore, FORMAT_VERSION};
 pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
+pub use follow::{Follower, follow};
 pub use mem::MemStore;
 
 /// A store revision. Revisions only grow, by one per writing transaction; an empty store is at
