@@ -107,6 +107,34 @@ fn two_replicas_on_one_etcd_act_as_one() {
         refused.code != 0 && unauthorized(&refused.stderr)
     });
 
+    // Access entries through A's EKS API, effective on B's API server: the mode switched, an
+    // entry with the view policy lets alice read, and its deletion takes that away.
+    let alice_arn = format!("arn:aws:iam::{ACCOUNT}:user/alice");
+    a.aws(&[
+        "eks",
+        "update-cluster-config",
+        "--name",
+        CLUSTER,
+        "--access-config",
+        "authenticationMode=API_AND_CONFIG_MAP",
+    ])
+    .ok();
+    a.aws(&["eks", "create-access-entry", "--cluster-name", CLUSTER, "--principal-arn", &alice_arn]).ok();
+    let view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
+    associate_access_policy(&a, CLUSTER, &alice_arn, view, "type=cluster").ok();
+    time_until(|| as_alice(&["get", "configmaps", "-n", "default", "-o", "name"]).code == 0);
+    let forbidden = as_alice(&["create", "configmap", "x", "-n", "default"]).failed();
+    assert!(
+        forbidden.stderr.contains("configmaps is forbidden: User \"arn:aws:iam::123456789012:user/alice\""),
+        "{}",
+        forbidden.stderr
+    );
+    a.aws(&["eks", "delete-access-entry", "--cluster-name", CLUSTER, "--principal-arn", &alice_arn]).ok();
+    time_until(|| {
+        let refused = as_alice(&["get", "configmaps", "-n", "default"]);
+        refused.code != 0 && unauthorized(&refused.stderr)
+    });
+
     // The key deactivated, then the user deleted, through A: refused on B.
     let key_id = alice.0.as_str();
     a.aws(&["iam", "update-access-key", "--user-name", "alice", "--access-key-id", key_id, "--status", "Inactive"])
