@@ -110,15 +110,7 @@ fn two_replicas_on_one_etcd_act_as_one() {
     // Access entries through A's EKS API, effective on B's API server: the mode switched, an
     // entry with the view policy lets alice read, and its deletion takes that away.
     let alice_arn = format!("arn:aws:iam::{ACCOUNT}:user/alice");
-    a.aws(&[
-        "eks",
-        "update-cluster-config",
-        "--name",
-        CLUSTER,
-        "--access-config",
-        "authenticationMode=API_AND_CONFIG_MAP",
-    ])
-    .ok();
+    set_authentication_mode(&a, "API_AND_CONFIG_MAP").ok();
     a.aws(&["eks", "create-access-entry", "--cluster-name", CLUSTER, "--principal-arn", &alice_arn]).ok();
     let view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
     associate_access_policy(&a, CLUSTER, &alice_arn, view, "type=cluster").ok();
