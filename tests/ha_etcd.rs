@@ -68,11 +68,7 @@ fn two_replicas_on_one_etcd_act_as_one() {
     let mut through_b = a.command("aws");
     through_b.env("AWS_ENDPOINT_URL", &b.env["AWS_ENDPOINT_URL"]).args(["sts", "get-caller-identity"]);
     assert_eq!(json(&run(&mut through_b, None).ok())["Arn"], admin_a["Arn"]);
-    let b_server = json(&admin_kubectl(&b, &["config", "view", "--minify", "-o", "json"]).ok())["clusters"][0]
-        ["cluster"]["server"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let b_server = server_of(&b);
     let namespaces = admin_kubectl(&a, &["--server", &b_server, "get", "namespace", "kube-system", "-o", "name"]);
     assert_eq!(namespaces.ok().stdout.trim(), "namespace/kube-system");
 
@@ -159,6 +155,49 @@ fn two_replicas_on_one_etcd_act_as_one() {
     assert_eq!(described["cluster"]["endpoint"], "https://rampart-lb.example:443");
     let described = json(&a.aws(&["eks", "describe-cluster", "--name", "rampart"]).ok());
     assert_ne!(described["cluster"]["endpoint"], "https://rampart-lb.example:443", "A advertises its own address");
+}
+
+/// A TCP load balancer with one backend: forwards every connection to a free loopback port to
+/// `backend` (`host:port`) until the test ends; returns the port.
+fn tcp_forwarder(backend: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect(&backend) else { continue };
+            for (mut from, mut to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    port
+}
+
+/// With the AWS endpoint behind a load balancer (`--aws-advertise-url`), the env file names the
+/// balancer, and the EKS tokens `aws eks get-token` presigns for it are accepted by the replica.
+#[test]
+fn tokens_presigned_for_a_load_balanced_aws_endpoint_are_accepted() {
+    let etcd = EtcdCluster::start();
+    let secrets = tempfile::tempdir().unwrap();
+    let sealing_key = secrets.path().join("sealing.key");
+    let a = replica(&etcd, &sealing_key, &[]);
+    let balancer = tcp_forwarder(a.env["AWS_ENDPOINT_URL"].trim_start_matches("https://").to_string());
+    let url = format!("https://127.0.0.1:{balancer}");
+    let b = replica(&etcd, &sealing_key, &["--aws-advertise-url", &url]);
+    assert_eq!(b.env["AWS_ENDPOINT_URL"], url);
+    let caller = json(&b.aws(&["sts", "get-caller-identity"]).ok());
+    assert_eq!(caller["Arn"], format!("arn:aws:iam::{ACCOUNT}:user/admin"));
+    let namespaces = b.kubectl(&["get", "namespace", "kube-system", "-o", "name"]);
+    assert_eq!(namespaces.ok().stdout.trim(), "namespace/kube-system", "B accepted a token presigned for the balancer");
+}
+
+/// The Kubernetes API address of a replica's default cluster (from its admin kubeconfig).
+fn server_of(rampart: &Rampart) -> String {
+    let config = json(&admin_kubectl(rampart, &["config", "view", "--minify", "-o", "json"]).ok());
+    config["clusters"][0]["cluster"]["server"].as_str().unwrap().to_string()
 }
 
 /// `rampart serve` with these flags, expected to refuse: its stderr, with the data dir checked

@@ -29,6 +29,8 @@ const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 pub struct Running {
     pub started: Started,
     pub iam: IamHandle,
+    /// The endpoint's URLs EKS tokens may be presigned for: its own, and the advertised one.
+    pub sts_endpoints: Vec<String>,
 }
 
 pub async fn start(ctx: &Context, config: &Config, sealer: KeyFileSealer) -> anyhow::Result<Running> {
@@ -59,9 +61,12 @@ pub async fn start(ctx: &Context, config: &Config, sealer: KeyFileSealer) -> any
         IpAddr::V6(ip) => format!("https://[{ip}]:{}", address.port()),
         IpAddr::V4(ip) => format!("https://{ip}:{}", address.port()),
     };
+    let advertised = ctx.args.aws_advertise_url.as_deref().map(|url| url.trim_end_matches('/').to_string());
     let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-    if !names.contains(&host.to_string()) {
-        names.push(host.to_string());
+    for name in std::iter::once(host.to_string()).chain(advertised.as_deref().and_then(url_host)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
     }
     let serving = ca.issue_server("rampart-aws-endpoint", &names)?;
     let tls_config = tls::server_config(&serving, None)?;
@@ -72,6 +77,14 @@ pub async fn start(ctx: &Context, config: &Config, sealer: KeyFileSealer) -> any
         }
     });
 
+    let mut sts_endpoints = vec![endpoint.clone()];
+    let endpoint = match advertised {
+        Some(url) => {
+            sts_endpoints.push(url.clone());
+            url
+        }
+        None => endpoint,
+    };
     let ca_path = dir.join("ca.pem");
     let config_path = dir.join("config");
     let credentials_path = dir.join("credentials");
@@ -96,7 +109,17 @@ pub async fn start(ctx: &Context, config: &Config, sealer: KeyFileSealer) -> any
         format!("AWS endpoint (IAM, STS): {endpoint}, account {account}, region {region}"),
         format!("AWS identity: {admin_arn} (profile default, access key {key_id})"),
     ];
-    Ok(Running { started: Started { env, summary }, iam })
+    Ok(Running { started: Started { env, summary }, iam, sts_endpoints })
+}
+
+/// The host of `https://host:port/…` (an IPv6 address without its brackets).
+fn url_host(url: &str) -> Option<String> {
+    let authority = url.split_once("://")?.1.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    (!host.is_empty()).then(|| host.to_string())
 }
 
 /// Creates user `admin` with AdministratorAccess and an access key unless they exist, and
@@ -226,6 +249,14 @@ fn write_profile(path: &PathBuf, profile: &str, values: &[(&str, &str)]) -> anyh
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_of_an_advertised_url() {
+        assert_eq!(url_host("https://aws.rampart.internal:9443").as_deref(), Some("aws.rampart.internal"));
+        assert_eq!(url_host("https://[fd00::1]:9443/").as_deref(), Some("fd00::1"));
+        assert_eq!(url_host("https://10.0.0.9").as_deref(), Some("10.0.0.9"));
+        assert_eq!(url_host("10.0.0.9:9443"), None);
+    }
 
     #[test]
     fn profiles_other_than_default_are_kept() {

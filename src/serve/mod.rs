@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// Replicas on one etcd must all be given the same file.
     #[arg(long, value_name = "FILE")]
     pub sealing_key_file: Option<PathBuf>,
+    /// The AWS endpoint's URL as the env file and the AWS CLI's config give it, when it is not
+    /// the address this replica listens on (a TCP load balancer in front of the replicas): its
+    /// certificate also names this host, and EKS tokens presigned for it are accepted.
+    #[arg(long, value_name = "URL")]
+    pub aws_advertise_url: Option<String>,
     /// The default cluster's endpoint as DescribeCluster and the kubeconfigs give it, when it
     /// is not the address this replica listens on (a load balancer in front of the replicas).
     #[arg(long, value_name = "URL")]
@@ -160,11 +165,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let rest_services: Vec<Arc<dyn aws_api::RestService>> = vec![Arc::new(::eks::EksApi::new(eks.clone()))];
     let mut ctx = Context { args, store, iam: None, rest_services };
 
-    let aws::Running { started: aws, iam } = aws::start(&ctx, &config, sealer).await?;
+    let aws::Running { started: aws, iam, sts_endpoints } = aws::start(&ctx, &config, sealer).await?;
     ctx.iam = Some(iam);
     let (hooks, workloads) = kube::cluster_hooks(&ctx)?;
-    let endpoint = aws.env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL").map(|(_, url)| url.as_str());
-    let mut kube = eks::start(&ctx, &eks, endpoint.unwrap_or_default(), hooks).await?;
+    let mut kube = eks::start(&ctx, &eks, &sts_endpoints, hooks).await?;
     kube.summary.push(workloads);
 
     let env_path = std::path::absolute(ctx.args.data_dir.join("env")).context("cannot resolve the data directory")?;
