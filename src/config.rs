@@ -2,10 +2,11 @@
 //!
 //! Each part of Rampart owns its section. `aws:` declares identities — accounts, users, groups,
 //! roles, managed and inline policies, access keys with fixed ids and secrets — applied
-//! idempotently at every start (see `docs/iam.md` and `iam::spec`). Unknown sections and fields
+//! idempotently at every start (see `docs/iam.md` and `iam::spec`). `etcd:` names the etcd
+//! cluster to keep state in, as the `--etcd-*` flags do (the flags win). Unknown sections and fields
 //! are refused, so a typo is an error rather than a silently ignored setting.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use serde::Deserialize;
@@ -17,6 +18,21 @@ pub struct Config {
     /// Identities to declare in IAM.
     #[serde(default)]
     pub aws: Option<iam::spec::AwsSpec>,
+    /// Where state is kept when not in the embedded store.
+    #[serde(default)]
+    pub etcd: Option<EtcdConfig>,
+}
+
+/// The `etcd:` section: kube-apiserver's `--etcd-servers`, `--etcd-cafile`, `--etcd-certfile`,
+/// `--etcd-keyfile`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// Client URLs of the etcd members.
+    pub servers: Vec<String>,
+    pub cafile: Option<PathBuf>,
+    pub certfile: Option<PathBuf>,
+    pub keyfile: Option<PathBuf>,
 }
 
 impl Config {
@@ -39,6 +55,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_etcd_section_names_servers_and_tls_files() {
+        let config =
+            Config::parse("etcd:\n  servers: [https://10.0.0.1:2379, https://10.0.0.2:2379]\n  cafile: ca.pem\n")
+                .unwrap();
+        let etcd = config.etcd.unwrap();
+        assert_eq!(etcd.servers, ["https://10.0.0.1:2379", "https://10.0.0.2:2379"]);
+        assert_eq!(etcd.cafile, Some(PathBuf::from("ca.pem")));
+        assert!(Config::parse("etcd:\n  endpoints: [x]\n").is_err(), "a misspelt key is refused");
+    }
 
     #[test]
     fn identities_parse_from_yaml_with_documents_as_mappings_or_text() {

@@ -12,17 +12,6 @@ const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
 const EDIT: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy";
 const CLUSTER_ADMIN: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy";
 
-fn set_mode(rampart: &Rampart, mode: &str) -> Output {
-    rampart.aws(&[
-        "eks",
-        "update-cluster-config",
-        "--name",
-        CLUSTER,
-        "--access-config",
-        &format!("authenticationMode={mode}"),
-    ])
-}
-
 #[test]
 fn access_entries_policies_scopes_and_mode_switches() {
     let rampart = Rampart::start();
@@ -39,14 +28,14 @@ fn access_entries_policies_scopes_and_mode_switches() {
         "{}",
         refused.stderr
     );
-    let skip = set_mode(&rampart, "API").failed();
+    let skip = set_authentication_mode(&rampart, "API").failed();
     assert!(
         skip.stderr.contains("(InvalidParameterException)")
             && skip.stderr.contains("Unsupported authentication mode update from CONFIG_MAP to API."),
         "{}",
         skip.stderr
     );
-    let update = json(&set_mode(&rampart, "API_AND_CONFIG_MAP").ok())["update"].clone();
+    let update = json(&set_authentication_mode(&rampart, "API_AND_CONFIG_MAP").ok())["update"].clone();
     assert_eq!(update["type"], "AccessConfigUpdate");
     assert_eq!(update["params"], serde_json::json!([{"type": "AuthenticationMode", "value": "API_AND_CONFIG_MAP"}]));
 
@@ -226,10 +215,10 @@ fn access_entries_policies_scopes_and_mode_switches() {
     kubectl_as(&rampart, "ops", &["get", "ns"]).ok();
 
     // API: aws-auth no longer counts; there is no way back.
-    set_mode(&rampart, "API").ok();
+    set_authentication_mode(&rampart, "API").ok();
     assert!(unauthorized(&kubectl_as(&rampart, "ops", &["get", "ns"]).failed().stderr));
     get_raw_as(&rampart, "dev", "/api/v1/namespaces/team-a/configmaps").ok();
-    let back = set_mode(&rampart, "API_AND_CONFIG_MAP").failed();
+    let back = set_authentication_mode(&rampart, "API_AND_CONFIG_MAP").failed();
     assert!(
         back.stderr.contains("Unsupported authentication mode update from API to API_AND_CONFIG_MAP."),
         "{}",

@@ -61,6 +61,18 @@ pub fn associate_access_policy(rampart: &Rampart, cluster: &str, principal: &str
     ])
 }
 
+/// `aws eks update-cluster-config` of the default cluster's authentication mode.
+pub fn set_authentication_mode(rampart: &Rampart, mode: &str) -> Output {
+    rampart.aws(&[
+        "eks",
+        "update-cluster-config",
+        "--name",
+        CLUSTER,
+        "--access-config",
+        &format!("authenticationMode={mode}"),
+    ])
+}
+
 /// `aws …` as an AWS profile.
 pub fn aws_as(rampart: &Rampart, profile: &str, args: &[&str]) -> Output {
     run(rampart.command("aws").env("AWS_PROFILE", profile).args(args), None)

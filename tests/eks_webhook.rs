@@ -115,16 +115,7 @@ fn the_authenticator_and_the_authorizer_chain_serve_kube_apiserver_as_webhooks()
     assert_eq!(answer["status"]["allowed"], true);
 
     // EKS access policies: a user known through an access entry with view in team-a.
-    rampart
-        .aws(&[
-            "eks",
-            "update-cluster-config",
-            "--name",
-            CLUSTER,
-            "--access-config",
-            "authenticationMode=API_AND_CONFIG_MAP",
-        ])
-        .ok();
+    set_authentication_mode(&rampart, "API_AND_CONFIG_MAP").ok();
     user_with_profile(&rampart, "dev");
     let dev = format!("arn:aws:iam::{ACCOUNT}:user/dev");
     rampart.aws(&["eks", "create-access-entry", "--cluster-name", CLUSTER, "--principal-arn", &dev]).ok();

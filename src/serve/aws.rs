@@ -29,9 +29,11 @@ const ADMIN_POLICY: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 pub struct Running {
     pub started: Started,
     pub iam: IamHandle,
+    /// The endpoint's URLs EKS tokens may be presigned for: its own, and the advertised one.
+    pub sts_endpoints: Vec<String>,
 }
 
-pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
+pub async fn start(ctx: &Context, config: &Config, sealer: KeyFileSealer) -> anyhow::Result<Running> {
     let dir = std::path::absolute(ctx.args.data_dir.join("aws")).context("cannot resolve the data directory")?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let account = ctx.args.account_id.clone();
@@ -39,7 +41,7 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
         anyhow::bail!("--account-id must be 12 digits, not '{account}'");
     }
 
-    let sealer = KeyFileSealer::open_or_create(&dir.join("sealing.key"))?;
+    let ca = shared_ca(&*ctx.store, &sealer, &dir).await?;
     let service = IamService::load(ctx.store.clone(), Box::new(sealer)).await.context("cannot load IAM state")?;
     let (key_id, secret) = ensure_admin(&service, &account).await.context("cannot create the administrator")?;
     if let Some(spec) = &config.aws {
@@ -59,10 +61,12 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
         IpAddr::V6(ip) => format!("https://[{ip}]:{}", address.port()),
         IpAddr::V4(ip) => format!("https://{ip}:{}", address.port()),
     };
-    let ca = load_or_create_ca(&dir)?;
+    let advertised = ctx.args.aws_advertise_url.as_deref().map(|url| url.trim_end_matches('/').to_string());
     let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-    if !names.contains(&host.to_string()) {
-        names.push(host.to_string());
+    for name in std::iter::once(host.to_string()).chain(advertised.as_deref().and_then(url_host)) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
     }
     let serving = ca.issue_server("rampart-aws-endpoint", &names)?;
     let tls_config = tls::server_config(&serving, None)?;
@@ -73,6 +77,14 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
         }
     });
 
+    let mut sts_endpoints = vec![endpoint.clone()];
+    let endpoint = match advertised {
+        Some(url) => {
+            sts_endpoints.push(url.clone());
+            url
+        }
+        None => endpoint,
+    };
     let ca_path = dir.join("ca.pem");
     let config_path = dir.join("config");
     let credentials_path = dir.join("credentials");
@@ -97,7 +109,17 @@ pub async fn start(ctx: &Context, config: &Config) -> anyhow::Result<Running> {
         format!("AWS endpoint (IAM, STS): {endpoint}, account {account}, region {region}"),
         format!("AWS identity: {admin_arn} (profile default, access key {key_id})"),
     ];
-    Ok(Running { started: Started { env, summary }, iam })
+    Ok(Running { started: Started { env, summary }, iam, sts_endpoints })
+}
+
+/// The host of `https://host:port/…` (an IPv6 address without its brackets).
+fn url_host(url: &str) -> Option<String> {
+    let authority = url.split_once("://")?.1.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    (!host.is_empty()).then(|| host.to_string())
 }
 
 /// Creates user `admin` with AdministratorAccess and an access key unless they exist, and
@@ -123,6 +145,49 @@ async fn ensure_admin(service: &IamService, account: &str) -> anyhow::Result<(St
         })
         .await?;
     Ok((key.access_key_id, key.secret_access_key))
+}
+
+/// Where the AWS endpoint's CA is kept in the store.
+const CA_KEY: &str = "/rampart/aws-ca";
+
+/// The AWS endpoint's CA as stored: the certificate, and its key sealed.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredCa {
+    cert_pem: String,
+    sealed_key_pem: String,
+}
+
+/// The AWS endpoint's CA from the store, copied into `dir`; if the store has none yet, the one
+/// in `dir` (created if missing) goes into the store — unless another replica's got there first.
+async fn shared_ca(
+    store: &dyn store::Store,
+    sealer: &KeyFileSealer,
+    dir: &Path,
+) -> anyhow::Result<tls::CertificateAuthority> {
+    use iam::persist::Sealer as _;
+    use store::StoreExt as _;
+    loop {
+        if let Some(kv) = store.get(CA_KEY).await? {
+            let stored: StoredCa =
+                serde_json::from_slice(&kv.value).context("the stored AWS endpoint CA is unreadable")?;
+            let key = sealer
+                .open(&stored.sealed_key_pem)
+                .context("the sealing key does not open the stored AWS endpoint CA's key")?;
+            write_private(&dir.join("ca-key.pem"), &key)?;
+            std::fs::write(dir.join("ca.pem"), &stored.cert_pem)
+                .with_context(|| format!("cannot write {}", dir.join("ca.pem").display()))?;
+            return tls::CertificateAuthority::from_pem(&stored.cert_pem, &key)
+                .context("cannot load the stored AWS endpoint CA");
+        }
+        let ca = load_or_create_ca(dir)?;
+        let stored = StoredCa { cert_pem: ca.pem().cert_pem.clone(), sealed_key_pem: sealer.seal(&ca.pem().key_pem) };
+        let value = serde_json::to_vec(&stored).expect("the CA serializes");
+        if store.create(CA_KEY, value.into()).await?.is_some() {
+            return Ok(ca);
+        }
+        // Another replica stored its CA first: use that one.
+    }
 }
 
 /// The endpoint's CA, kept in the data directory so clients' `AWS_CA_BUNDLE` stays valid.
@@ -184,6 +249,14 @@ fn write_profile(path: &PathBuf, profile: &str, values: &[(&str, &str)]) -> anyh
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_of_an_advertised_url() {
+        assert_eq!(url_host("https://aws.rampart.internal:9443").as_deref(), Some("aws.rampart.internal"));
+        assert_eq!(url_host("https://[fd00::1]:9443/").as_deref(), Some("fd00::1"));
+        assert_eq!(url_host("https://10.0.0.9").as_deref(), Some("10.0.0.9"));
+        assert_eq!(url_host("10.0.0.9:9443"), None);
+    }
 
     #[test]
     fn profiles_other_than_default_are_kept() {

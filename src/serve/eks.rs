@@ -28,12 +28,12 @@ use super::{Context, Started};
 /// The cluster service role the default cluster names.
 const DEFAULT_CLUSTER_ROLE: &str = "eksClusterRole";
 
-/// Starts EKS with `hooks` installed into every cluster; `aws_endpoint` is the AWS endpoint's
-/// URL (its STS is the one tokens are presigned for).
+/// Starts EKS with `hooks` installed into every cluster; `aws_endpoints` are the AWS endpoint's
+/// URLs (its STS is the one tokens are presigned for).
 pub async fn start(
     ctx: &Context,
     eks: &Arc<Eks>,
-    aws_endpoint: &str,
+    aws_endpoints: &[String],
     hooks: Vec<ClusterHook>,
 ) -> anyhow::Result<Started> {
     let args = &ctx.args;
@@ -44,11 +44,13 @@ pub async fn start(
     if args.kube_listen.port() != 0 {
         pinned_listen.insert(default.clone(), args.kube_listen);
     }
+    let advertised = args.kube_advertise_url.iter().map(|url| (default.clone(), url.trim_end_matches('/').to_string()));
     let runtime = Runtime {
         iam: iam.clone(),
-        sts_origins: sts_origins(aws_endpoint),
+        sts_origins: aws_endpoints.iter().flat_map(|endpoint| sts_origins(endpoint)).collect(),
         kube_ip: args.kube_listen.ip(),
         pinned_listen,
+        advertised: advertised.collect(),
         log_dir: Some(data_dir.join("logs")),
         hooks,
     };

@@ -3,13 +3,15 @@
 //!
 //! This module owns the command line, the data directory, the store, the env file and the ready
 //! message. Each front door is started by its own submodule (`aws`; `eks`, which starts every
-//! cluster with what `kube` installs into each), which returns what a client needs to reach it.
+//! cluster with what `kube` installs into each), which returns what a client needs to reach it;
+//! `shared` chooses the store and keeps replicas on one etcd in agreement.
 
 mod aws;
 #[path = "../config.rs"]
 mod config;
 mod eks;
 mod kube;
+mod shared;
 
 use std::net::SocketAddr;
 use std::os::unix::fs::DirBuilderExt;
@@ -21,7 +23,8 @@ use anyhow::Context as _;
 use clap::Args;
 
 /// Start Rampart: the AWS endpoint (IAM, STS, EKS) and the Kubernetes API of the default
-/// cluster, on the embedded store in the data directory.
+/// cluster, on the embedded store in the data directory, or on etcd (`--etcd-servers`), which
+/// several replicas can share.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Where Rampart keeps its state and writes the files clients use (env, kubeconfigs, AWS
@@ -64,6 +67,32 @@ pub struct ServeArgs {
     /// every request is logged at Metadata. Each cluster logs to DIR/logs/<cluster>/audit.log.
     #[arg(long, value_name = "FILE")]
     pub audit_policy: Option<PathBuf>,
+    /// Keep state in these etcd members (client URLs, comma-separated) instead of the embedded
+    /// store: several replicas, each with its own data directory, share it (docs/operations.md).
+    #[arg(long, value_delimiter = ',', value_name = "URL[,URL...]")]
+    pub etcd_servers: Vec<String>,
+    /// The CA that signed etcd's serving certificates (`https://` servers).
+    #[arg(long, value_name = "FILE")]
+    pub etcd_cafile: Option<PathBuf>,
+    /// A client certificate for etcd (with `--etcd-keyfile`).
+    #[arg(long, value_name = "FILE")]
+    pub etcd_certfile: Option<PathBuf>,
+    /// The key of `--etcd-certfile`.
+    #[arg(long, value_name = "FILE")]
+    pub etcd_keyfile: Option<PathBuf>,
+    /// The key that seals secrets at rest, created if missing (default DIR/aws/sealing.key).
+    /// Replicas on one etcd must all be given the same file.
+    #[arg(long, value_name = "FILE")]
+    pub sealing_key_file: Option<PathBuf>,
+    /// The AWS endpoint's URL as the env file and the AWS CLI's config give it, when it is not
+    /// the address this replica listens on (a TCP load balancer in front of the replicas): its
+    /// certificate also names this host, and EKS tokens presigned for it are accepted.
+    #[arg(long, value_name = "URL")]
+    pub aws_advertise_url: Option<String>,
+    /// The default cluster's endpoint as DescribeCluster and the kubeconfigs give it, when it
+    /// is not the address this replica listens on (a load balancer in front of the replicas).
+    #[arg(long, value_name = "URL")]
+    pub kube_advertise_url: Option<String>,
     /// The audit log's size in megabytes before it is rotated.
     #[arg(long, default_value_t = 100, value_name = "MB")]
     pub audit_log_maxsize: u64,
@@ -100,10 +129,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    // Everything that can be refused is checked before the data directory is touched.
+    // Everything that can be refused is checked before the data directory (or etcd) is touched.
     let config = config::Config::load(args.config.as_deref())?;
+    let etcd = shared::EtcdSettings::new(&args, &config)?;
     check_free(&args)?;
     kube::audit_policy(&args)?;
+    let sealing_key = shared::sealing_key_path(&args);
+    let shared_store = match &etcd {
+        Some(etcd) => {
+            let store = etcd.connect().await?;
+            shared::check(&*store, &args, &sealing_key, &etcd.describe()).await?;
+            Some(store)
+        }
+        None => None,
+    };
     if !args.data_dir.exists() {
         // The directory holds every identity's credentials: only its owner may read it.
         std::fs::DirBuilder::new()
@@ -112,16 +151,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .create(&args.data_dir)
             .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     }
-    let store: Arc<dyn store::Store> = Arc::new(store::EmbeddedStore::open(args.data_dir.join("store"))?);
+    let sealer = aws_api::KeyFileSealer::open_or_create(&sealing_key)?;
+    let store: Arc<dyn store::Store> = match shared_store {
+        Some(store) => {
+            shared::record(&*store, &args, &sealer).await?;
+            // The embedded store compacts itself; replicas on etcd take turns through etcd.
+            store::spawn_compactor(store.clone(), store::CompactionPolicy::default());
+            store
+        }
+        None => Arc::new(store::EmbeddedStore::open(args.data_dir.join("store"))?),
+    };
     let eks = ::eks::Eks::new(store.clone(), &args.account_id, &args.region);
     let rest_services: Vec<Arc<dyn aws_api::RestService>> = vec![Arc::new(::eks::EksApi::new(eks.clone()))];
     let mut ctx = Context { args, store, iam: None, rest_services };
 
-    let aws::Running { started: aws, iam } = aws::start(&ctx, &config).await?;
+    let aws::Running { started: aws, iam, sts_endpoints } = aws::start(&ctx, &config, sealer).await?;
     ctx.iam = Some(iam);
     let (hooks, workloads) = kube::cluster_hooks(&ctx)?;
-    let endpoint = aws.env.iter().find(|(name, _)| name == "AWS_ENDPOINT_URL").map(|(_, url)| url.as_str());
-    let mut kube = eks::start(&ctx, &eks, endpoint.unwrap_or_default(), hooks).await?;
+    let mut kube = eks::start(&ctx, &eks, &sts_endpoints, hooks).await?;
     kube.summary.push(workloads);
 
     let env_path = std::path::absolute(ctx.args.data_dir.join("env")).context("cannot resolve the data directory")?;

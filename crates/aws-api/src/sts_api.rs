@@ -57,7 +57,7 @@ pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsErr
                 .iam()
                 .update(&role_account, move |account, _| {
                     account.record_role_use(&role_name, &region, now);
-                    account.add_session(stored, now);
+                    account.add_session(stored.clone(), now);
                     Ok(())
                 })
                 .await?;
@@ -80,7 +80,7 @@ pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsErr
             call.api
                 .iam()
                 .update(&call.account(), move |account, _| {
-                    account.add_session(stored, now);
+                    account.add_session(stored.clone(), now);
                     Ok(())
                 })
                 .await?;

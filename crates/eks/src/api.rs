@@ -336,7 +336,7 @@ impl<'a> Call<'a> {
                 };
                 let mode = record.authentication_mode;
                 let mut entries = record.access_entries.clone();
-                let wire = access_entry_wire(entries.create(mode, request, &context)?);
+                let wire = access_entry_wire(entries.create(mode, request.clone(), &context)?);
                 record.access_entries = entries;
                 Ok(wire)
             })
@@ -374,7 +374,7 @@ impl<'a> Call<'a> {
             .eks
             .update_record(&self.key(name), |record| {
                 let mode = record.authentication_mode;
-                Ok(access_entry_wire(record.access_entries.update(mode, principal, request, now)?))
+                Ok(access_entry_wire(record.access_entries.update(mode, principal, request.clone(), now)?))
             })
             .await?;
         Ok(json!({ "accessEntry": entry }))
@@ -414,7 +414,7 @@ impl<'a> Call<'a> {
                     mode,
                     principal,
                     &body.policy_arn,
-                    body.access_scope,
+                    body.access_scope.clone(),
                     now,
                 )?;
                 Ok(associated_policy_wire(policy))

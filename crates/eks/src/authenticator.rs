@@ -13,78 +13,32 @@
 use std::fs::File;
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use eks_auth::{AccessKeys, Caller, KubernetesUser, TokenVerifier, VerifierConfig};
-use futures::StreamExt as _;
 use kube_api::access::authn::TokenAuthenticator;
 use rbac::UserInfo;
 use sigv4::SigningCredentials;
-use store::{KeyRange, Store, WatchRequest};
 
 use crate::access::{AccessState, private_dns_name};
 
 /// How many verified tokens each cluster remembers.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
 
-/// IAM's access keys as the token verifier asks for them: the live `IamHandle`, and a
-/// generation bumped on every change of IAM state in the store, so a deactivated key, a deleted
-/// key or user or an ended session stops a cached token on the next request.
+/// IAM's access keys as the token verifier asks for them: the live `IamHandle`, whose
+/// generation changes after every change of IAM state (this replica's or, through the store's
+/// watch, another's), so a deactivated key, a deleted key or user or an ended session stops a
+/// cached token on the next request.
 #[derive(Clone)]
 pub struct IamKeys {
     iam: aws_api::IamHandle,
-    generation: Arc<AtomicU64>,
 }
 
 impl IamKeys {
-    /// Keys looked up in `iam`; the generation follows the store's `/iam/` prefix.
-    pub fn watching(iam: aws_api::IamHandle, store: Arc<dyn Store>) -> Self {
-        let generation = Arc::new(AtomicU64::new(0));
-        tokio::spawn(follow_iam_writes(store, Arc::downgrade(&generation)));
-        IamKeys { iam, generation }
-    }
-}
-
-/// Bumps the generation on every write under `/iam/`. IAM writes the store before its memory,
-/// so each change is bumped twice: at once, and again a little later, after memory caught up
-/// (a token verified in between against the old state is then verified again).
-async fn follow_iam_writes(store: Arc<dyn Store>, generation: std::sync::Weak<AtomicU64>) {
-    loop {
-        let request = WatchRequest {
-            key: aws_api::PREFIX.to_string(),
-            range: KeyRange::Prefix,
-            start_revision: 0,
-            prev_kv: false,
-        };
-        let mut stream = match store.watch(request).await {
-            Ok(stream) => stream,
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch IAM state; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        while let Some(events) = stream.next().await {
-            let Some(counter) = generation.upgrade() else { return };
-            counter.fetch_add(1, Ordering::Release);
-            if events.is_err() {
-                break;
-            }
-            let later = Arc::downgrade(&counter);
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                if let Some(counter) = later.upgrade() {
-                    counter.fetch_add(1, Ordering::Release);
-                }
-            });
-        }
-        if generation.strong_count() == 0 {
-            return;
-        }
+    pub fn new(iam: aws_api::IamHandle) -> Self {
+        IamKeys { iam }
     }
 }
 
@@ -104,7 +58,7 @@ impl AccessKeys for IamKeys {
     }
 
     fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.iam.generation()
     }
 }
 

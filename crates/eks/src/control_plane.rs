@@ -5,13 +5,19 @@
 //! store under `/eks/<account>/<region>/clusters/<name>`; a restart brings every recorded cluster
 //! back on the port it had, if that port is still free.
 //!
-//! Writes are serialized: each one runs on a copy of the cluster's record, is stored, and only
-//! then replaces the record in memory and the access state the cluster's request path reads, so
-//! a failed write changes nothing.
+//! Writes are serialized within a replica: each one runs on a copy of the cluster's record and
+//! is stored by a compare-and-swap on the record's mod revision, and only then replaces the
+//! record in memory and the access state the cluster's request path reads, so a failed write
+//! changes nothing. If another replica (sharing the store) changed the record meanwhile, the
+//! change runs again on the stored record. Records other replicas write arrive through one
+//! store watch on `/eks/`, resumed from the last revision applied (repeated events change
+//! nothing): a changed record replaces the running one's (access entries take effect on the next
+//! request), a new one starts its cluster here too, a deleted one stops it (`store::follow`).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -20,7 +26,7 @@ use eks_auth::{AccessEntries, AuthenticationMode, EntryContext};
 use futures::future::BoxFuture;
 use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx, Target};
 use serde_json::{Value, json};
-use store::{Compare, CompareOp, KeyRange, Op, Store, StoreExt, Txn};
+use store::{Compare, CompareOp, EventKind, KeyRange, KeyValue, Op, Revision, Store, StoreExt, Txn};
 
 use crate::access::{AWS_AUTH_NAME, AWS_AUTH_NAMESPACE, AccessState};
 use crate::access_policy::AccessPolicyAuthorizer;
@@ -52,6 +58,9 @@ pub struct Runtime {
     pub kube_ip: IpAddr,
     /// Clusters that must listen at a given address (the default cluster's `--kube-listen`).
     pub pinned_listen: BTreeMap<ClusterKey, SocketAddr>,
+    /// Clusters whose endpoint, as `DescribeCluster` and kubeconfigs give it, is not the address
+    /// they listen on (a load balancer in front of several replicas), as `https://host:port`.
+    pub advertised: BTreeMap<ClusterKey, String>,
     /// Where each cluster's `authenticator.log` goes (`<dir>/<kube name>/`), if anywhere.
     pub log_dir: Option<PathBuf>,
     pub hooks: Vec<ClusterHook>,
@@ -87,6 +96,8 @@ pub struct NewCluster {
 /// A cluster whose API server runs in this process.
 pub struct RunningCluster {
     record: RwLock<ClusterRecord>,
+    /// The mod revision of the stored record `record` is (what a write compares).
+    revision: AtomicI64,
     access: Arc<AccessState>,
     authenticator: Arc<EksAuthenticator>,
     cluster: Arc<kube_api::Cluster>,
@@ -108,7 +119,14 @@ impl RunningCluster {
         &self.cluster
     }
 
-    /// `https://<address>` of its API server: the EKS endpoint.
+    /// Makes `record`, stored at `revision`, the live one (its access state included).
+    fn set_record(&self, record: ClusterRecord, revision: Revision) {
+        self.access.update(&record);
+        *self.record.write().unwrap_or_else(|p| p.into_inner()) = record;
+        self.revision.store(revision, Ordering::Release);
+    }
+
+    /// The EKS endpoint: `https://<address>` of its API server, or the advertised URL.
     pub fn server_url(&self) -> &str {
         &self.server_url
     }
@@ -174,6 +192,11 @@ pub struct Eks {
     running: OnceLock<Running>,
     clusters: RwLock<BTreeMap<ClusterKey, Arc<RunningCluster>>>,
     writes: tokio::sync::Mutex<()>,
+    /// The last revision of each cluster's record this replica wrote or applied (a delete's
+    /// included): a watched change at or below it is old news.
+    known: Mutex<BTreeMap<ClusterKey, Revision>>,
+    /// Set once the process is ending: the watch no longer starts clusters.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// `^[0-9A-Za-z][A-Za-z0-9\-_]*$`, at most 100 characters.
@@ -248,6 +271,8 @@ impl Eks {
             running: OnceLock::new(),
             clusters: RwLock::new(BTreeMap::new()),
             writes: tokio::sync::Mutex::new(()),
+            known: Mutex::new(BTreeMap::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -267,29 +292,101 @@ impl Eks {
         self.running.get().map(|running| &running.runtime.iam)
     }
 
-    /// Takes the runtime and starts every recorded cluster.
-    pub async fn start(&self, runtime: Runtime) -> Result<(), Error> {
-        let keys = IamKeys::watching(runtime.iam.clone(), self.store.clone());
+    /// Takes the runtime, starts every recorded cluster, and follows the records other
+    /// replicas write from then on.
+    pub async fn start(self: &Arc<Self>, runtime: Runtime) -> Result<(), Error> {
+        let keys = IamKeys::new(runtime.iam.clone());
         if self.running.set(Running { runtime, keys }).is_err() {
             return Ok(());
         }
         let _writing = self.writes.lock().await;
         let listing = self.store.list(PREFIX).await?;
-        for kv in listing.kvs {
+        for kv in &listing.kvs {
             if ClusterKey::from_store_key(&kv.key).is_none() {
                 continue;
             }
-            let mut record: ClusterRecord = serde_json::from_slice(&kv.value)
-                .map_err(|e| Error::Corrupt { key: kv.key.clone(), reason: e.to_string() })?;
+            let mut record = decode_record(kv)?;
             let recorded = record.listen;
             let running = self.start_cluster(&mut record).await?;
+            running.revision.store(kv.mod_revision, Ordering::Release);
+            self.advance(&record.key(), kv.mod_revision);
             if record.listen != recorded {
                 tracing::warn!(cluster = %record.name, from = %recorded, to = %record.listen, "cluster endpoint moved");
-                self.store.put(&kv.key, Bytes::from(serde_json::to_vec(&record).expect("records serialize"))).await?;
+                // Only if no other replica changed the record since it was read.
+                if let Some(revision) = self.store.update(&kv.key, encode_record(&record), kv.mod_revision).await? {
+                    running.revision.store(revision, Ordering::Release);
+                    self.advance(&record.key(), revision);
+                }
             }
             self.clusters.write().unwrap_or_else(|p| p.into_inner()).insert(record.key(), running);
         }
+        store::follow(self.store.clone(), PREFIX, listing.revision + 1, Arc::downgrade(self));
         Ok(())
+    }
+
+    /// Records that this replica knows `key`'s record as of `revision`; false if it knew a
+    /// later (or the same) one already.
+    fn advance(&self, key: &ClusterKey, revision: Revision) -> bool {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let last = known.entry(key.clone()).or_default();
+        if revision <= *last {
+            return false;
+        }
+        *last = revision;
+        true
+    }
+
+    /// A record another replica wrote (or deleted, `None`) at `revision`: make the running
+    /// clusters agree. Called with the writes lock held.
+    async fn apply_record(&self, key: ClusterKey, stored: Option<(ClusterRecord, Revision)>, revision: Revision) {
+        if self.stopping.load(Ordering::Acquire) || !self.advance(&key, revision) {
+            return;
+        }
+        match (self.cluster(&key), stored) {
+            (Some(running), Some((record, mod_revision))) => {
+                if mod_revision > running.revision.load(Ordering::Acquire) {
+                    running.set_record(record, mod_revision);
+                }
+            }
+            (Some(running), None) => {
+                if revision > running.revision.load(Ordering::Acquire) {
+                    self.clusters.write().unwrap_or_else(|p| p.into_inner()).remove(&key);
+                    shutdown(&running).await;
+                }
+            }
+            (None, Some((mut record, mod_revision))) => match self.start_cluster(&mut record).await {
+                Ok(running) => {
+                    running.revision.store(mod_revision, Ordering::Release);
+                    self.clusters.write().unwrap_or_else(|p| p.into_inner()).insert(key, running);
+                }
+                Err(error) => {
+                    tracing::error!(cluster = %key.name, %error, "cannot start a cluster another replica created")
+                }
+            },
+            (None, None) => {}
+        }
+    }
+
+    /// Makes the running clusters agree with every record in the store (after the watch's
+    /// history was compacted away); returns the revision read at.
+    async fn resync(&self) -> Result<Revision, Error> {
+        let _writing = self.writes.lock().await;
+        let listing = self.store.list(PREFIX).await?;
+        let mut stored = BTreeMap::new();
+        for kv in &listing.kvs {
+            if let Some(key) = ClusterKey::from_store_key(&kv.key) {
+                stored.insert(key, (decode_record(kv)?, kv.mod_revision));
+            }
+        }
+        let running: Vec<ClusterKey> =
+            self.clusters.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+        for key in running.into_iter().filter(|key| !stored.contains_key(key)) {
+            self.apply_record(key, None, listing.revision).await;
+        }
+        for (key, record) in stored {
+            self.apply_record(key, Some(record), listing.revision).await;
+        }
+        Ok(listing.revision)
     }
 
     /// Starts a cluster's API server with the EKS pieces and the hooks installed; records where
@@ -352,9 +449,10 @@ impl Eks {
         }
         Ok(Arc::new(RunningCluster {
             record: RwLock::new(record.clone()),
+            revision: AtomicI64::new(0),
             access,
             authenticator,
-            server_url: handle.server_url(),
+            server_url: runtime.advertised.get(&record.key()).cloned().unwrap_or_else(|| handle.server_url()),
             cluster,
             handle: Mutex::new(Some(handle)),
             stops: Mutex::new(stops),
@@ -453,11 +551,15 @@ impl Eks {
         let running = self.start_cluster(&mut record).await?;
         let txn = Txn {
             compare: vec![Compare::ModRevision(key.store_key(), CompareOp::Equal, 0)],
-            success: vec![Op::put(key.store_key(), serde_json::to_vec(&record).expect("records serialize"))],
+            success: vec![Op::put(key.store_key(), encode_record(&record))],
             failure: vec![],
         };
         let stored = match self.store.txn(txn).await {
-            Ok(response) if response.succeeded => Ok(()),
+            Ok(response) if response.succeeded => {
+                running.revision.store(response.revision, Ordering::Release);
+                self.advance(&key, response.revision);
+                Ok(())
+            }
             Ok(_) => Err(Error::resource_in_use(format!("Cluster already exists with name: {}", record.name))),
             Err(error) => Err(error.into()),
         };
@@ -512,7 +614,8 @@ impl Eks {
             ],
             failure: vec![],
         };
-        self.store.txn(txn).await?;
+        let deleted = self.store.txn(txn).await?;
+        self.advance(key, deleted.revision);
         self.clusters.write().unwrap_or_else(|p| p.into_inner()).remove(key);
         let answer = running.to_wire("DELETING");
         shutdown(&running).await;
@@ -522,6 +625,7 @@ impl Eks {
     /// Stops every cluster's API server and what the hooks started in it, keeping their records
     /// (the process is ending; a restart brings them back).
     pub async fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
         let running: Vec<Arc<RunningCluster>> =
             std::mem::take(&mut *self.clusters.write().unwrap_or_else(|p| p.into_inner())).into_values().collect();
         for cluster in running {
@@ -529,21 +633,31 @@ impl Eks {
         }
     }
 
-    /// Runs `change` on a copy of the cluster's record, stores it and makes it live; a failure
+    /// Runs `change` on a copy of the cluster's record, stores it if the stored record is still
+    /// the one it ran on (else runs it again on the stored one) and makes it live; a failure
     /// changes nothing.
     pub async fn update_record<T>(
         &self,
         key: &ClusterKey,
-        change: impl FnOnce(&mut ClusterRecord) -> Result<T, Error>,
+        mut change: impl FnMut(&mut ClusterRecord) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let _writing = self.writes.lock().await;
-        let running = self.existing(key)?;
-        let mut record = running.record();
-        let value = change(&mut record)?;
-        self.store.put(&key.store_key(), Bytes::from(serde_json::to_vec(&record).expect("records serialize"))).await?;
-        running.access.update(&record);
-        *running.record.write().unwrap_or_else(|p| p.into_inner()) = record;
-        Ok(value)
+        loop {
+            let running = self.existing(key)?;
+            let mut record = running.record();
+            let expected = running.revision.load(Ordering::Acquire);
+            let value = change(&mut record)?;
+            if let Some(revision) = self.store.update(&key.store_key(), encode_record(&record), expected).await? {
+                running.set_record(record, revision);
+                self.advance(key, revision);
+                return Ok(value);
+            }
+            // Another replica wrote the record: take the stored one and run `change` again.
+            match self.store.get(&key.store_key()).await? {
+                Some(kv) => running.set_record(decode_record(&kv)?, kv.mod_revision),
+                None => return Err(Error::no_cluster(&key.name)),
+            }
+        }
     }
 
     /// `UpdateClusterConfig`: one kind of change per call (authentication mode, logging, or
@@ -616,6 +730,37 @@ impl Eks {
             Ok(update.to_wire("InProgress"))
         })
         .await
+    }
+}
+
+fn encode_record(record: &ClusterRecord) -> Bytes {
+    Bytes::from(serde_json::to_vec(record).expect("records serialize"))
+}
+
+fn decode_record(kv: &KeyValue) -> Result<ClusterRecord, Error> {
+    serde_json::from_slice(&kv.value).map_err(|e| Error::Corrupt { key: kv.key.clone(), reason: e.to_string() })
+}
+
+#[async_trait::async_trait]
+impl store::Follower for Eks {
+    type Error = Error;
+
+    async fn apply(&self, events: Vec<store::Event>) -> Result<(), Error> {
+        let Some(revision) = events.first().map(|event| event.kv.mod_revision) else { return Ok(()) };
+        let _writing = self.writes.lock().await;
+        for event in events {
+            let Some(key) = ClusterKey::from_store_key(&event.kv.key) else { continue };
+            let stored = match event.kind {
+                EventKind::Put => Some((decode_record(&event.kv)?, event.kv.mod_revision)),
+                EventKind::Delete => None,
+            };
+            self.apply_record(key, stored, revision).await;
+        }
+        Ok(())
+    }
+
+    async fn resync(&self) -> Result<Revision, Error> {
+        Eks::resync(self).await
     }
 }
 

@@ -53,6 +53,7 @@ fn runtime(iam: &aws_api::IamHandle, hooks: Vec<ClusterHook>) -> Runtime {
         sts_origins: vec![format!("https://{STS}")],
         kube_ip: [127, 0, 0, 1].into(),
         pinned_listen: Default::default(),
+        advertised: Default::default(),
         log_dir: None,
         hooks,
     }

@@ -7,7 +7,7 @@
 //! writers, one object per transaction, as an API server does) then compacts as the automatic
 //! compactor would; `reopen` opens the directory again, as a restart does.
 //!
-//! `cargo bench -p store --features etcd --bench memory`
+//! `cargo bench -p store --bench memory`
 
 #[path = "../tests/support/etcd_server.rs"]
 mod etcd_server;

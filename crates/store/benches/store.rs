@@ -4,7 +4,7 @@
 //! page), txn (the compare-and-swap update behind every Kubernetes update), and watch fan-out
 //! (one write reaching 1,000 watchers of the same prefix).
 //!
-//! `cargo bench -p store --features etcd --bench store`
+//! `cargo bench -p store --bench store`
 
 #[path = "../tests/support/etcd_server.rs"]
 mod etcd_server;

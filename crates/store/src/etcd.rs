@@ -1,11 +1,22 @@
-//! The etcd backend (feature `etcd`): the trait over etcd's v3 API with `etcd-client`, for
-//! running Rampart on an etcd cluster, as EKS's control plane does.
+//! The etcd backend: the trait over etcd's v3 API with `etcd-client`, for running several
+//! Rampart replicas on one etcd cluster, as EKS's control plane does.
 //!
 //! Ranges, transactions and compaction are one RPC each; etcd's errors map to the trait's:
 //! "required revision has been compacted" to [`StoreError::Compacted`] (with the compaction
 //! revision asked of etcd), "required revision is a future revision" to
 //! [`StoreError::FutureRevision`], "duplicate key given in txn request" to
 //! [`StoreError::InvalidRequest`].
+//!
+//! The client policy is ours, because etcd-client retries nothing (it keeps sending about one
+//! request in ten to a dead member, and a request without quorum hangs for etcd's 7 s): every
+//! request requires a leader (etcd answers "no leader" at once instead of waiting) and has a
+//! deadline ([`EtcdOptions::request_timeout`], 5 s), and each attempt a shorter one
+//! ([`EtcdOptions::attempt_timeout`], 1 s: a request stuck on a member that just died is
+//! abandoned). Within the deadline, reads are retried when etcd was unavailable; writes only when
+//! they provably never reached etcd (a failed connection) or were refused for want of a leader. A write whose fate is unknown (a timeout, a broken connection)
+//! is resolved by reading its keys back: if every key it puts holds exactly the value it wrote,
+//! at one revision, it was applied; otherwise the caller gets [`StoreError::Unavailable`] saying
+//! the outcome is unknown. What cannot be answered in time is [`StoreError::Unavailable`].
 //!
 //! Watches fan out from one etcd watch per watched key range (a feed): every watcher of the
 //! same range shares it, replaying the feed's backlog of recent batches and then following it
@@ -37,11 +48,22 @@ const IDLE_CHECK: Duration = Duration::from_secs(10);
 /// The feeds of a store, by watched key range.
 type Feeds = Arc<Mutex<HashMap<(String, KeyRange), Arc<Feed>>>>;
 
+/// How long to wait between two attempts of a retried request (the Go client's 25 ms).
+const RETRY_BACKOFF: Duration = Duration::from_millis(25);
+
 /// How an [`EtcdStore`] connects and fans out.
 #[derive(Clone, Debug)]
 pub struct EtcdOptions {
     /// How long to wait for a connection to etcd.
     pub connect_timeout: Duration,
+    /// How long one call (a range, a transaction, a compaction) may take, retries included,
+    /// before it fails with [`StoreError::Unavailable`]. Watches have no deadline.
+    pub request_timeout: Duration,
+    /// How long one attempt of a call may take: a request stuck on a member that just died is
+    /// abandoned after it (a read is sent again, a write is resolved by reading it back).
+    pub attempt_timeout: Duration,
+    /// TLS to etcd (`https://` endpoints), with a client certificate if etcd asks for one.
+    pub tls: Option<EtcdTls>,
     /// How many revisions a watcher may fall behind its feed before it gets
     /// [`StoreError::WatcherLagged`]; also how many recent batches a feed keeps for new
     /// watchers.
@@ -50,9 +72,65 @@ pub struct EtcdOptions {
 
 impl Default for EtcdOptions {
     fn default() -> Self {
-        EtcdOptions { connect_timeout: Duration::from_secs(5), watch_capacity: DEFAULT_WATCH_CAPACITY }
+        EtcdOptions {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(1),
+            tls: None,
+            watch_capacity: DEFAULT_WATCH_CAPACITY,
+        }
     }
 }
+
+/// PEM material for TLS to etcd (kube-apiserver's `--etcd-cafile`, `--etcd-certfile`,
+/// `--etcd-keyfile`).
+#[derive(Clone, Debug, Default)]
+pub struct EtcdTls {
+    /// The CA that signed etcd's serving certificates (else the system's roots are not used:
+    /// etcd's certificates are rarely public).
+    pub ca_pem: Option<String>,
+    /// A client certificate and its key, for an etcd started with `--client-cert-auth`.
+    pub identity: Option<(String, String)>,
+}
+
+/// How a failed etcd call may be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// Provably not applied: no connection, or no leader. Any call may be retried.
+    NotSent,
+    /// etcd was unavailable; a read may be retried, a write may have been applied.
+    Unavailable,
+    /// An answer: nothing to retry.
+    Final,
+}
+
+fn classify(err: &etcd::Error) -> Failure {
+    match err {
+        etcd::Error::GRpcStatus(status) => {
+            let message = status.message();
+            if message.contains("no leader")
+                || message.contains("connect error")
+                || message.contains("trying to connect")
+            {
+                Failure::NotSent
+            } else if matches!(status.code() as i32, UNAVAILABLE | DEADLINE_EXCEEDED | UNKNOWN)
+                || message.contains("request timed out")
+                || message.contains("leader changed")
+            {
+                Failure::Unavailable
+            } else {
+                Failure::Final
+            }
+        }
+        etcd::Error::TransportError(_) | etcd::Error::IoError(_) => Failure::Unavailable,
+        _ => Failure::Final,
+    }
+}
+
+/// gRPC status codes (tonic's `Code` discriminants).
+const UNKNOWN: i32 = 2;
+const DEADLINE_EXCEEDED: i32 = 4;
+const UNAVAILABLE: i32 = 14;
 
 /// A [`Store`] on an etcd cluster (v3 API; tested against etcd 3.4). Cloning shares the
 /// connection and the watch feeds.
@@ -64,17 +142,95 @@ pub struct EtcdStore {
 }
 
 impl EtcdStore {
-    /// Connect to etcd at `endpoints` (`http://host:port`), checking that it answers.
+    /// Connect to etcd at `endpoints` (`http://host:port`, or `https://` with
+    /// [`EtcdOptions::tls`]), checking within the connect timeout that a member answers.
     pub async fn connect(endpoints: &[String], options: EtcdOptions) -> Result<Self> {
         let unreachable =
             |err: etcd::Error| StoreError::Backend(format!("cannot reach etcd at {}: {err}", endpoints.join(", ")));
-        let connect = etcd::ConnectOptions::new().with_connect_timeout(options.connect_timeout);
-        let mut client = etcd::Client::connect(endpoints, Some(connect)).await.map_err(unreachable)?;
-        tokio::time::timeout(options.connect_timeout, client.status())
-            .await
-            .map_err(|_| StoreError::Backend(format!("etcd at {} does not answer", endpoints.join(", "))))?
-            .map_err(unreachable)?;
-        Ok(EtcdStore { client, feeds: Arc::default(), options })
+        let mut connect = etcd::ConnectOptions::new()
+            .with_connect_timeout(options.connect_timeout)
+            // kube-apiserver's keepalive (never under etcd's 5 s minimum, which answers GOAWAY).
+            .with_keep_alive(Duration::from_secs(30), Duration::from_secs(10))
+            .with_require_leader(true);
+        if let Some(tls) = &options.tls {
+            let mut config = etcd::TlsOptions::new();
+            if let Some(ca) = &tls.ca_pem {
+                config = config.ca_certificate(etcd::Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = &tls.identity {
+                config = config.identity(etcd::Identity::from_pem(cert, key));
+            }
+            connect = connect.with_tls(config);
+        }
+        let client = etcd::Client::connect(endpoints, Some(connect)).await.map_err(unreachable)?;
+        let deadline = tokio::time::Instant::now() + options.connect_timeout;
+        let mut last = None;
+        while tokio::time::Instant::now() < deadline {
+            let mut maintenance = client.maintenance_client();
+            match tokio::time::timeout_at(deadline, maintenance.status()).await {
+                Ok(Ok(_)) => return Ok(EtcdStore { client, feeds: Arc::default(), options }),
+                Ok(Err(err)) if classify(&err) != Failure::Final => last = Some(err),
+                Ok(Err(err)) => return Err(unreachable(err)),
+                Err(_) => break,
+            }
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+        Err(match last {
+            Some(err) => unreachable(err),
+            None => StoreError::Backend(format!(
+                "etcd at {} does not answer within {:?}",
+                endpoints.join(", "),
+                options.connect_timeout
+            )),
+        })
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or the request timeout passes; a failure
+    /// is retried when `retry` says so.
+    async fn call<T, F, Fut>(&self, what: &str, retry: impl Fn(Failure) -> bool, call: F) -> Result<T, Attempt>
+    where
+        F: Fn(etcd::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd::Error>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.options.request_timeout;
+        loop {
+            let attempt_deadline = deadline.min(tokio::time::Instant::now() + self.options.attempt_timeout);
+            let failure = match tokio::time::timeout_at(attempt_deadline, call(self.client.clone())).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(err)) => Attempt { failure: classify(&err), err: Some(err) },
+                Err(_) => Attempt { failure: Failure::Unavailable, err: None },
+            };
+            if !retry(failure.failure) || tokio::time::Instant::now() + RETRY_BACKOFF >= deadline {
+                return Err(failure);
+            }
+            if let Some(err) = &failure.err {
+                tracing::debug!(error = %err, "etcd {what}: retrying");
+            }
+            tokio::time::sleep(RETRY_BACKOFF).await;
+        }
+    }
+
+    /// A read: retried while etcd is unavailable.
+    async fn read<T, F, Fut>(&self, what: &str, requested: Revision, call: F) -> Result<T>
+    where
+        F: Fn(etcd::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T, etcd::Error>>,
+    {
+        match self.call(what, |failure| failure != Failure::Final, call).await {
+            Ok(answer) => Ok(answer),
+            Err(attempt) => Err(self.attempt_error(what, attempt, requested).await),
+        }
+    }
+
+    async fn attempt_error(&self, what: &str, attempt: Attempt, requested: Revision) -> StoreError {
+        let timeout = self.options.request_timeout;
+        match attempt {
+            Attempt { err: None, .. } => {
+                StoreError::Unavailable(format!("etcd did not answer a {what} within {timeout:?}"))
+            }
+            Attempt { failure: Failure::Final, err: Some(err) } => self.error(err, requested).await,
+            Attempt { err: Some(err), .. } => StoreError::Unavailable(format!("etcd {what}: {}", message(&err))),
+        }
     }
 
     /// The store's error for an etcd error, for a request at `requested` (a revision).
@@ -88,7 +244,7 @@ impl EtcdStore {
             };
         }
         if message.contains("required revision is a future revision") {
-            return match self.current_revision().await {
+            return match self.revision_once().await {
                 Ok(current) => StoreError::FutureRevision { requested, current },
                 Err(err) => err,
             };
@@ -99,11 +255,52 @@ impl EtcdStore {
         StoreError::Backend(format!("etcd: {message}"))
     }
 
-    /// The revision etcd last compacted to (only asked when an error says there was one).
+    /// The revision etcd last compacted to (only asked when an error says there was one; one
+    /// attempt, so that an error never asks again).
     async fn compact_revision(&self) -> Result<Revision> {
-        let mut client = self.client.clone();
-        let response = client.hash_kv(0).await.map_err(|err| StoreError::Backend(format!("etcd: {err}")))?;
-        Ok(response.compact_version())
+        let mut maintenance = self.client.maintenance_client();
+        match tokio::time::timeout(self.options.request_timeout, maintenance.hash_kv(0)).await {
+            Ok(Ok(response)) => Ok(response.compact_version()),
+            Ok(Err(err)) => Err(StoreError::Unavailable(format!("etcd: {}", message(&err)))),
+            Err(_) => Err(StoreError::Unavailable("etcd did not say its compaction revision in time".into())),
+        }
+    }
+
+    /// The current revision, by one linearizable read (one attempt; see `compact_revision`).
+    async fn revision_once(&self) -> Result<Revision> {
+        let mut kv = self.client.kv_client();
+        let count = etcd::GetOptions::new().with_count_only();
+        match tokio::time::timeout(self.options.request_timeout, kv.get("\0", Some(count))).await {
+            Ok(Ok(response)) => header_revision(response.header()),
+            Ok(Err(err)) => Err(StoreError::Unavailable(format!("etcd: {}", message(&err)))),
+            Err(_) => Err(StoreError::Unavailable("etcd did not say its revision in time".into())),
+        }
+    }
+
+    /// A transaction whose outcome etcd did not tell: applied if every key its success branch
+    /// puts (it must put something and do nothing else) holds exactly the value it wrote, all
+    /// at one revision.
+    async fn resolve(&self, txn: &Txn) -> Option<TxnResponse> {
+        let puts: Vec<(&String, &Bytes)> = txn
+            .success
+            .iter()
+            .map(|op| match op {
+                Op::Put { key, value } => Some((key, value)),
+                _ => None,
+            })
+            .collect::<Option<_>>()?;
+        let mut revision = None;
+        for (key, value) in &puts {
+            let request = RangeRequest::key(key.as_str());
+            let response = self.read("read-back", 0, |client| read_range(client, &request)).await.ok()?;
+            let kv = response.kvs().first()?;
+            if kv.value() != value.as_ref() || revision.is_some_and(|r| r != kv.mod_revision()) {
+                return None;
+            }
+            revision = Some(kv.mod_revision());
+        }
+        let responses = puts.iter().map(|_| OpResponse::Put { prev_kv: None }).collect();
+        Some(TxnResponse { succeeded: true, revision: revision?, responses })
     }
 
     fn feeds(&self) -> MutexGuard<'_, HashMap<(String, KeyRange), Arc<Feed>>> {
@@ -157,6 +354,20 @@ impl EtcdStore {
         let first = state.backlog.partition_point(|batch| batch.revision < start);
         let backlog = state.backlog.range(first..).cloned().collect();
         (backlog, feed.sender.subscribe())
+    }
+}
+
+/// A call that failed: how, and etcd's error (none: the deadline passed).
+struct Attempt {
+    failure: Failure,
+    err: Option<etcd::Error>,
+}
+
+/// An etcd error's own words (a gRPC status's message).
+fn message(err: &etcd::Error) -> String {
+    match err {
+        etcd::Error::GRpcStatus(status) => status.message().to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -400,14 +611,14 @@ fn range_response(response: &etcd::GetResponse, request: &RangeRequest, current:
     })
 }
 
+async fn read_range(client: etcd::Client, request: &RangeRequest) -> Result<etcd::GetResponse, etcd::Error> {
+    client.kv_client().get(request.key.as_str(), Some(get_options(request))).await
+}
+
 #[async_trait]
 impl Store for EtcdStore {
     async fn range(&self, request: RangeRequest) -> Result<RangeResponse> {
-        let mut kv = self.client.kv_client();
-        let response = match kv.get(request.key.as_str(), Some(get_options(&request))).await {
-            Ok(response) => response,
-            Err(err) => return Err(self.error(err, request.revision).await),
-        };
+        let response = self.read("range", request.revision, |client| read_range(client, &request)).await?;
         range_response(&response, &request, header_revision(response.header())?)
     }
 
@@ -416,10 +627,25 @@ impl Store for EtcdStore {
             .when(txn.compare.iter().map(compare).collect::<Vec<_>>())
             .and_then(txn.success.iter().map(txn_op).collect::<Vec<_>>())
             .or_else(txn.failure.iter().map(txn_op).collect::<Vec<_>>());
-        let mut kv = self.client.kv_client();
-        let response = match kv.txn(request).await {
+        let writes = txn.success.iter().chain(&txn.failure).any(|op| !matches!(op, Op::Range(_)));
+        // A read-only transaction is a read; a write is retried only when it never left.
+        let retry = |failure| failure == Failure::NotSent || (!writes && failure == Failure::Unavailable);
+        let attempt = self.call("transaction", retry, |client| {
+            let request = request.clone();
+            async move { client.kv_client().txn(request).await }
+        });
+        let response = match attempt.await {
             Ok(response) => response,
-            Err(err) => {
+            Err(attempt) => {
+                if writes && attempt.failure == Failure::Unavailable {
+                    if let Some(applied) = self.resolve(&txn).await {
+                        return Ok(applied);
+                    }
+                    let why = attempt.err.as_ref().map_or_else(|| "no answer in time".to_string(), message);
+                    return Err(StoreError::Unavailable(format!(
+                        "etcd did not say whether a write was applied ({why}), and it is not visible"
+                    )));
+                }
                 let requested = txn
                     .success
                     .iter()
@@ -429,7 +655,7 @@ impl Store for EtcdStore {
                         _ => None,
                     })
                     .unwrap_or(0);
-                return Err(self.error(err, requested).await);
+                return Err(self.attempt_error("transaction", attempt, requested).await);
             }
         };
         let revision = header_revision(response.header())?;
@@ -478,19 +704,15 @@ impl Store for EtcdStore {
     }
 
     async fn compact(&self, revision: Revision) -> Result<()> {
-        let mut kv = self.client.kv_client();
-        match kv.compact(revision, None).await {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self.error(err, revision).await),
-        }
+        // Compacting twice to one revision is harmless: etcd says the second was compacted.
+        self.read("compaction", revision, |client| async move { client.kv_client().compact(revision, None).await })
+            .await
+            .map(|_| ())
     }
 
     async fn current_revision(&self) -> Result<Revision> {
-        let mut kv = self.client.kv_client();
-        let response = kv
-            .get("\0", Some(etcd::GetOptions::new().with_count_only()))
-            .await
-            .map_err(|err| StoreError::Backend(format!("etcd: {err}")))?;
+        let request = RangeRequest { count_only: true, ..RangeRequest::key("\0") };
+        let response = self.read("revision read", 0, |client| read_range(client, &request)).await?;
         header_revision(response.header())
     }
 }

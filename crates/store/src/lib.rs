@@ -19,9 +19,9 @@
 //! bytes (JSON for everything Rampart stores).
 //!
 //! Backends: [`MemStore`] (in memory, the reference), [`EmbeddedStore`] (durable, on disk, the
-//! default of `rampart serve`), and `EtcdStore` (feature `etcd`). Every backend passes the same
+//! default of `rampart serve`), and [`EtcdStore`] (several replicas on one etcd cluster). Every backend passes the same
 //! conformance suite (`tests/conformance/`). [`spawn_compactor`] compacts any backend on a
-//! schedule, as kube-apiserver does.
+//! schedule, as kube-apiserver does; [`follow`] keeps a consumer's view of a prefix current.
 //!
 //! An acknowledged write is durable before `txn` returns, in every persistent backend. This
 //! crate must never interpret values, and its async calls never block on disk I/O (only
@@ -29,9 +29,9 @@
 
 mod compaction;
 mod embedded;
-#[cfg(feature = "etcd")]
 mod etcd;
 mod feed;
+mod follow;
 mod mem;
 
 use std::pin::Pin;
@@ -40,10 +40,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::Stream;
 
-pub use compaction::{CompactionPolicy, spawn_compactor};
+pub use compaction::{COMPACT_REV_KEY, CompactionPolicy, spawn_compactor};
 pub use embedded::{EmbeddedOptions, EmbeddedStore, FORMAT_VERSION};
-#[cfg(feature = "etcd")]
-pub use etcd::{EtcdOptions, EtcdStore};
+pub use etcd::{EtcdOptions, EtcdStore, EtcdTls};
+pub use follow::{Follower, follow};
 pub use mem::MemStore;
 
 /// A store revision. Revisions only grow, by one per writing transaction; an empty store is at
@@ -250,6 +250,11 @@ pub enum StoreError {
     /// The backend failed (disk, network, corruption). The message says what and where.
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The backend cannot answer now (etcd without a leader or quorum, or not answering within
+    /// the request timeout); nothing was written, or a write's outcome is unknown and the
+    /// message says so. Retrying later may succeed (Kubernetes: 503/504 with Retry-After).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// The data on disk was written by a version of Rampart this one cannot read.
     #[error("incompatible data: {0}")]
     Incompatible(String),

@@ -1,14 +1,14 @@
-//! The etcd backend against a real etcd started per test: the conformance suite, then the
-//! fan-out promise (one etcd watch per watched range, however many watchers).
+//! The etcd backend against a real etcd started per test: the conformance suite, on one member
+//! and on a three-member cluster; the fan-out promise (one etcd watch per watched range,
+//! however many watchers); and the client policy under faults (a killed leader, lost quorum).
 
 mod conformance;
 #[path = "support/etcd_server.rs"]
 mod etcd_server;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use etcd_server::EtcdServer;
+use etcd_server::{EtcdCluster, EtcdServer};
 use futures::StreamExt;
 use store::{EtcdOptions, EtcdStore, KeyRange, Store, StoreExt, WatchRequest};
 
@@ -25,18 +25,23 @@ async fn open(watch_capacity: usize) -> conformance::Harness {
 
 conformance::suite!(open);
 
+/// The same suite against a three-member cluster, through all three endpoints.
+mod cluster {
+    use super::*;
+
+    async fn open(watch_capacity: usize) -> conformance::Harness {
+        let cluster = EtcdCluster::start_members(3);
+        let options = EtcdOptions { watch_capacity, ..EtcdOptions::default() };
+        let store = EtcdStore::connect(&cluster.endpoints(), options).await.unwrap();
+        conformance::Harness::new(store, cluster)
+    }
+
+    conformance::suite!(open);
+}
+
 /// etcd's own count of its watchers, from its Prometheus metrics.
 fn etcd_watchers(server: &EtcdServer) -> u64 {
-    let address = server.endpoint().trim_start_matches("http://").to_string();
-    let mut connection = std::net::TcpStream::connect(&address).unwrap();
-    write!(connection, "GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    connection.read_to_string(&mut text).unwrap();
-    let line = text
-        .lines()
-        .find(|line| line.starts_with("etcd_debugging_mvcc_watcher_total "))
-        .unwrap_or_else(|| panic!("no watcher gauge in etcd's metrics"));
-    line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64
+    server.metric(0, "etcd_debugging_mvcc_watcher_total").expect("etcd's watcher gauge") as u64
 }
 
 async fn watchers_become(server: &EtcdServer, expected: u64) {
@@ -100,4 +105,81 @@ async fn an_unreachable_etcd_is_a_clear_error() {
     let err = EtcdStore::connect(&[format!("http://127.0.0.1:{port}")], options).await.err().expect("no etcd there");
     let message = err.to_string();
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+}
+
+/// A writer through all three endpoints while the etcd leader is killed: every write it was
+/// told succeeded is there afterwards, failures are only `Unavailable`, and the longest gap
+/// between acknowledged writes stays short (election timeout 500 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledged_write_is_lost_when_the_leader_is_killed() {
+    let mut cluster = EtcdCluster::start_members(3);
+    let store = EtcdStore::connect(&cluster.endpoints(), EtcdOptions::default()).await.unwrap();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (mut acknowledged, mut failed) = (Vec::new(), Vec::new());
+            let (mut last, mut longest_gap) = (tokio::time::Instant::now(), Duration::ZERO);
+            for i in 0..1500 {
+                let key = format!("/chaos/{i:05}");
+                match store.create(&key, format!("v{i}").into()).await {
+                    Ok(Some(_)) => {
+                        longest_gap = longest_gap.max(last.elapsed());
+                        last = tokio::time::Instant::now();
+                        acknowledged.push(key);
+                    }
+                    Ok(None) => panic!("{key} existed before it was written"),
+                    Err(err) => failed.push(err),
+                }
+            }
+            (acknowledged, failed, longest_gap)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let leader = cluster.leader().expect("a leader");
+    cluster.kill(leader);
+    let (acknowledged, failed, longest_gap) = writer.await.unwrap();
+    for err in &failed {
+        assert!(matches!(err, store::StoreError::Unavailable(_)), "{err}");
+    }
+    let stored = store.list("/chaos/").await.unwrap();
+    let stored: std::collections::BTreeSet<&str> = stored.kvs.iter().map(|kv| kv.key.as_str()).collect();
+    let lost: Vec<&String> = acknowledged.iter().filter(|key| !stored.contains(key.as_str())).collect();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
+    assert!(acknowledged.len() > 1000, "only {} of 1500 writes acknowledged ({failed:?})", acknowledged.len());
+    assert!(longest_gap < Duration::from_secs(2), "longest gap between acknowledged writes {longest_gap:?}");
+    println!(
+        "leader killed: {} acknowledged, {} failed, longest gap {longest_gap:?}",
+        acknowledged.len(),
+        failed.len()
+    );
+}
+
+/// Without quorum every call fails within the request timeout (plus a little), as
+/// `Unavailable`, and works again once quorum is back, on the same client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_quorum_calls_fail_fast_and_recover() {
+    let mut cluster = EtcdCluster::start_members(3);
+    let options = EtcdOptions { request_timeout: Duration::from_secs(2), ..EtcdOptions::default() };
+    let store = EtcdStore::connect(&cluster.endpoints(), options).await.unwrap();
+    store.put("/q/before", "1".into()).await.unwrap();
+    cluster.kill(1);
+    cluster.kill(2);
+    for attempt in 0..3 {
+        let started = tokio::time::Instant::now();
+        let write = store.put(&format!("/q/during-{attempt}"), "2".into()).await;
+        let read = store.get("/q/before").await;
+        let took = started.elapsed();
+        assert!(matches!(write, Err(store::StoreError::Unavailable(_))), "{write:?}");
+        assert!(matches!(read, Err(store::StoreError::Unavailable(_))), "{read:?}");
+        assert!(took < Duration::from_secs(6), "two calls took {took:?}");
+    }
+    cluster.restart(1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match store.put("/q/after", "3".into()).await {
+            Ok(_) => break,
+            Err(err) => assert!(tokio::time::Instant::now() < deadline, "no recovery: {err}"),
+        }
+    }
+    assert_eq!(store.get("/q/before").await.unwrap().unwrap().value, "1");
 }
