@@ -6,7 +6,6 @@
 //! cluster with what `kube` installs into each), which returns what a client needs to reach it.
 
 mod aws;
-#[path = "../config.rs"]
 mod config;
 mod eks;
 mod kube;
