@@ -7,10 +7,11 @@
 //! may `bind` the referenced role, or holds every permission of the referenced role. The errors
 //! carry Kubernetes' exact Forbidden message.
 
+use go_format::{quote, quote_list};
+
 use crate::attributes::{Attributes, ResourceAttributes, UserInfo};
 use crate::authorizer::{Authorizer, RoleKey, aggregate_errors};
 use crate::error::RbacError;
-use crate::go::{quote, quote_list};
 use crate::rule::{compact, compact_string, covers};
 use crate::types::{CLUSTER_ROLE_KIND, ClusterRole, ClusterRoleBinding, GROUP, PolicyRule, Role, RoleBinding, RoleRef};
 
