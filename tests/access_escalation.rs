@@ -112,3 +112,61 @@ roleRef: {kind: Role, name: binder, apiGroup: rbac.authorization.k8s.io}
         out.stderr
     );
 }
+
+/// `esc` may create, get and update ClusterRoles and Roles, and `escalate` only those named
+/// `new-role`; it holds no other permission.
+const NAMED_ESCALATE: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: named-escalator}
+rules:
+  - {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles", "roles"], verbs: ["create", "get", "update"]}
+  - {apiGroups: ["rbac.authorization.k8s.io"], resources: ["clusterroles", "roles"], resourceNames: ["new-role"], verbs: ["escalate"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: esc-named-escalator}
+subjects: [{kind: User, name: esc, apiGroup: rbac.authorization.k8s.io}]
+roleRef: {kind: ClusterRole, name: named-escalator, apiGroup: rbac.authorization.k8s.io}
+"#;
+
+#[test]
+fn escalate_limited_by_resource_names_covers_updates_not_creates() {
+    let rampart = Rampart::start();
+    apply(&rampart, NAMED_ESCALATE);
+    let as_esc = |args: &[&str], stdin: &str| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--as", "esc"]);
+        admin_stdin(&rampart, &all, stdin)
+    };
+    for (kind, namespace, resource) in [("ClusterRole", "", "clusterroles"), ("Role", "default", "roles")] {
+        let meta = if namespace.is_empty() {
+            "{name: new-role}".to_string()
+        } else {
+            format!("{{name: new-role, namespace: {namespace}}}")
+        };
+        let grants_secrets = format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {meta}\nrules: [{{apiGroups: [\"\"], resources: [\"secrets\"], verbs: [\"get\"]}}]\n"
+        );
+        // A create has no name in its request, as kube-apiserver's RequestInfo: `escalate` on
+        // `new-role` does not apply, and esc does not hold what the role grants.
+        let out = as_esc(&["create", "-f", "-"], &grants_secrets).failed();
+        let message = format!(
+            "{resource}.rbac.authorization.k8s.io \"new-role\" is forbidden: user \"esc\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}}"
+        );
+        assert_eq!(
+            out.stderr.trim(),
+            format!("Error from server (Forbidden): error when creating \"STDIN\": {message}")
+        );
+        let mut get = vec!["get", resource, "new-role"];
+        if !namespace.is_empty() {
+            get.extend(["-n", namespace]);
+        }
+        admin(&rampart, &get).failed();
+        // Once it exists, an update names it: `escalate` on `new-role` lifts the check.
+        let empty = format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: {kind}\nmetadata: {meta}\nrules: []\n");
+        admin_stdin(&rampart, &["create", "-f", "-"], &empty).ok();
+        as_esc(&["replace", "-f", "-"], &grants_secrets).ok();
+        get.extend(["-o", "jsonpath={.rules[0].resources[0]}"]);
+        assert_eq!(admin(&rampart, &get).ok().stdout, "secrets");
+    }
+}

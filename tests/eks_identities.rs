@@ -383,3 +383,29 @@ fn aws_auth_writes_that_eks_would_silently_drop_are_refused_with_key_and_line() 
             .ok();
     assert!(kept.stdout.contains("user/admin"), "the refused writes stored nothing: {}", kept.stdout);
 }
+
+#[test]
+fn aws_auth_advisories_come_back_as_warnings_and_the_write_is_kept() {
+    let rampart = Rampart::start();
+    let with_unknown_field = format!(
+        "- rolearn: arn:aws:iam::{ACCOUNT}:role/AmazonEKSNodeRole\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups: [system:bootstrappers, system:nodes]\n  team: platform\n"
+    );
+    let applied = set_aws_auth(&rampart, Some(&with_unknown_field), None, None).ok();
+    let warnings: Vec<&str> = applied.stderr.lines().filter(|l| l.starts_with("Warning: ")).collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("mapRoles") && w.contains("unknown field \"team\" is ignored")),
+        "{}",
+        applied.stderr
+    );
+    let stored = rampart
+        .kubectl(&["get", "configmap", "aws-auth", "-n", "kube-system", "-o", "jsonpath={.data.mapRoles}"])
+        .ok()
+        .stdout;
+    assert!(stored.contains("team: platform"), "the write was kept: {stored}");
+    // A write without advisories has no warning.
+    let clean = format!(
+        "- rolearn: arn:aws:iam::{ACCOUNT}:role/AmazonEKSNodeRole\n  username: system:node:{{{{EC2PrivateDNSName}}}}\n  groups: [system:bootstrappers, system:nodes]\n"
+    );
+    let applied = set_aws_auth(&rampart, Some(&clean), None, None).ok();
+    assert!(!applied.stderr.contains("Warning: "), "{}", applied.stderr);
+}

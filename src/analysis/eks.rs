@@ -138,6 +138,17 @@ impl EksManifests {
     }
 }
 
+/// The key `rampart lint` locates an EKS document by: the aws-auth ConfigMap, or an access
+/// entry by its principal ARN (`describe-cluster` output has none).
+pub fn object_key(value: &Value) -> Option<super::manifests::ObjectKey> {
+    if value.get("kind").and_then(Value::as_str) == Some("ConfigMap") {
+        return Some(("ConfigMap", "kube-system".into(), "aws-auth".into()));
+    }
+    let principal =
+        value.get("principalArn").or_else(|| value.pointer("/accessEntry/principalArn")).and_then(Value::as_str)?;
+    Some(("AccessEntry", String::new(), principal.to_string()))
+}
+
 /// What EKS makes of an IAM ARN.
 pub struct ResolvedArn {
     /// The user as the API server sees it (`system:authenticated` added), or the

@@ -2,11 +2,18 @@
 //! manifests (plus the bootstrap policy) with the rbac crate, with kubectl's syntax, output and
 //! exit codes (0 yes, 1 no, 2 bad input); `rampart auth whoami --as-arn` and `--as-arn` for the
 //! others, resolving IAM ARNs as EKS would through the aws-auth ConfigMap and access entries
-//! among the manifests.
+//! among the manifests; and the access-hygiene commands over the same manifests (or a live
+//! cluster): `rampart lint`, `rampart matrix`, `rampart diff`, `rampart audit2rbac`, their logic
+//! in the `access-analysis` crate.
 
+mod audit2rbac;
 mod can_i;
+mod diff;
 mod eks;
+mod lint;
+mod locate;
 mod manifests;
+mod matrix;
 mod resources;
 mod table;
 mod who_can;
@@ -19,6 +26,10 @@ use rbac::{Attributes, ResourceAttributes, UserInfo};
 
 use resources::Resolved;
 
+pub use audit2rbac::Audit2RbacArgs;
+pub use diff::DiffArgs;
+pub use lint::LintArgs;
+pub use matrix::MatrixArgs;
 pub use who_can::WhoCanArgs;
 
 /// `rampart auth ...`
@@ -48,6 +59,26 @@ pub fn run_auth(args: AuthArgs) -> ExitCode {
 /// Runs `rampart who-can ...`.
 pub fn run_who_can(args: WhoCanArgs) -> ExitCode {
     finish(who_can::run(args))
+}
+
+/// Runs `rampart lint ...`.
+pub fn run_lint(args: LintArgs) -> ExitCode {
+    finish(lint::run(args))
+}
+
+/// Runs `rampart matrix ...`.
+pub fn run_matrix(args: MatrixArgs) -> ExitCode {
+    finish(matrix::run(args))
+}
+
+/// Runs `rampart diff ...`.
+pub fn run_diff(args: DiffArgs) -> ExitCode {
+    finish(diff::run(args))
+}
+
+/// Runs `rampart audit2rbac ...`.
+pub fn run_audit2rbac(args: Audit2RbacArgs) -> ExitCode {
+    finish(audit2rbac::run(args))
 }
 
 fn finish(result: Result<ExitCode, AnalysisError>) -> ExitCode {

@@ -41,11 +41,11 @@ pub fn cluster_hooks(ctx: &Context) -> anyhow::Result<(Vec<ClusterHook>, String)
 }
 
 /// The policy of `--audit-policy` (Metadata for everything without one).
-pub fn audit_policy(args: &super::ServeArgs) -> anyhow::Result<kube_api::audit::Policy> {
-    let Some(path) = &args.audit_policy else { return Ok(kube_api::audit::Policy::default()) };
+pub fn audit_policy(args: &super::ServeArgs) -> anyhow::Result<kube_api::access::audit::Policy> {
+    let Some(path) = &args.audit_policy else { return Ok(kube_api::access::audit::Policy::default()) };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the audit policy {}", path.display()))?;
-    kube_api::audit::Policy::parse(&text).with_context(|| path.display().to_string())
+    kube_api::access::audit::Policy::parse(&text).with_context(|| path.display().to_string())
 }
 
 /// Every cluster's audit log, `DIR/logs/<cluster>/audit.log`, with the policy of
@@ -56,7 +56,7 @@ fn audit_hook(ctx: &Context) -> anyhow::Result<ClusterHook> {
     let (max_bytes, max_backups) = (ctx.args.audit_log_maxsize * 1024 * 1024, ctx.args.audit_log_maxbackup);
     Ok(Arc::new(move |cluster| {
         let path = dir.join(&cluster.name).join("audit.log");
-        let log = kube_api::audit::AuditLog::open(&path, policy.clone(), max_bytes, max_backups);
+        let log = kube_api::access::audit::AuditLog::open(&path, policy.clone(), max_bytes, max_backups);
         Box::pin(async move {
             cluster.set_audit(log.map_err(|e| e.to_string())?);
             Ok(None)

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::error::{AwsAuthIssue, Error, IssueEffect};
+use crate::error::{AwsAuthIssue, Error, IssueEffect, IssueKind};
 use crate::yaml::{self, Node, Value};
 
 /// The data key holding role mappings.
@@ -140,6 +140,7 @@ impl AwsAuth {
                         "data key {key:?} is ignored: EKS reads only {meant:?} (data keys are case-sensitive)"
                     ),
                     effect: IssueEffect::Advisory,
+                    kind: IssueKind::UnknownDataKey,
                 });
             }
         }
@@ -188,6 +189,7 @@ impl AwsAuth {
                         self.roles[earlier].line
                     ),
                     effect: IssueEffect::Advisory,
+                    kind: IssueKind::DuplicateEntry,
                 });
                 self.roles[earlier] = role;
             }
@@ -222,6 +224,7 @@ impl AwsAuth {
                     line: Some(user.line),
                     message,
                     effect: IssueEffect::Advisory,
+                    kind: IssueKind::DuplicateEntry,
                 });
                 self.users[earlier] = user;
             }
@@ -286,15 +289,16 @@ fn list_items(key: &str, text: &str, what: &str, issues: &mut Vec<AwsAuthIssue>)
     if is_skippable(text) {
         return Vec::new();
     }
-    let drop_key = |line: Option<usize>, message: String| AwsAuthIssue {
+    let drop_key = |line: Option<usize>, message: String, kind| AwsAuthIssue {
         key: key.to_string(),
         line,
         message,
         effect: IssueEffect::KeyDropped,
+        kind,
     };
     match yaml::parse(text) {
         Err(error) => {
-            issues.push(drop_key(error.line, format!("invalid YAML: {}", error.message)));
+            issues.push(drop_key(error.line, format!("invalid YAML: {}", error.message), IssueKind::InvalidYaml));
             Vec::new()
         }
         Ok(Node { value: Value::Seq(items), .. }) => items,
@@ -303,6 +307,7 @@ fn list_items(key: &str, text: &str, what: &str, issues: &mut Vec<AwsAuthIssue>)
             issues.push(drop_key(
                 Some(node.line),
                 format!("must be a YAML list of {what}, not a {}", yaml_kind(&node.value)),
+                IssueKind::NotAList,
             ));
             Vec::new()
         }
@@ -355,6 +360,7 @@ fn string_field(key: &str, name: &str, node: &Node, issues: &mut Vec<AwsAuthIssu
                 line: Some(node.line),
                 message: format!("{name} must be a string, not a {}", yaml_kind(other)),
                 effect: IssueEffect::FieldDropped,
+                kind: IssueKind::WrongType,
             });
             None
         }
@@ -376,6 +382,7 @@ fn groups_field(key: &str, node: &Node, issues: &mut Vec<AwsAuthIssue>) -> Vec<S
                         line: Some(item.line),
                         message: format!("each group must be a string, not a {}", yaml_kind(other)),
                         effect: IssueEffect::FieldDropped,
+                        kind: IssueKind::WrongType,
                     });
                     String::new()
                 }
@@ -392,18 +399,31 @@ fn groups_field(key: &str, node: &Node, issues: &mut Vec<AwsAuthIssue>) -> Vec<S
                 line: Some(node.line),
                 message: format!("groups must be a list of strings, not a {}{hint}", yaml_kind(other)),
                 effect: IssueEffect::FieldDropped,
+                kind: IssueKind::WrongType,
             });
             Vec::new()
         }
     }
 }
 
-fn drop_entry(key: &str, line: usize, message: impl Into<String>) -> AwsAuthIssue {
-    AwsAuthIssue { key: key.to_string(), line: Some(line), message: message.into(), effect: IssueEffect::EntryDropped }
+fn drop_entry(key: &str, line: usize, kind: IssueKind, message: impl Into<String>) -> AwsAuthIssue {
+    AwsAuthIssue {
+        key: key.to_string(),
+        line: Some(line),
+        message: message.into(),
+        effect: IssueEffect::EntryDropped,
+        kind,
+    }
 }
 
-fn advise(key: &str, line: usize, message: impl Into<String>) -> AwsAuthIssue {
-    AwsAuthIssue { key: key.to_string(), line: Some(line), message: message.into(), effect: IssueEffect::Advisory }
+fn advise(key: &str, line: usize, kind: IssueKind, message: impl Into<String>) -> AwsAuthIssue {
+    AwsAuthIssue {
+        key: key.to_string(),
+        line: Some(line),
+        message: message.into(),
+        effect: IssueEffect::Advisory,
+        kind,
+    }
 }
 
 const ROLE_FIELDS: &[&str] = &["rolearn", "username", "groups", "sso", "userid"];
@@ -416,7 +436,7 @@ fn parse_roles(text: &str, issues: &mut Vec<AwsAuthIssue>) -> Vec<RoleMapping> {
         let Value::Map(entries) = &item.value else {
             let message =
                 format!("entry must be a mapping with rolearn, username and groups, not a {}", yaml_kind(&item.value));
-            issues.push(drop_entry(MAP_ROLES, item.line, message));
+            issues.push(drop_entry(MAP_ROLES, item.line, IssueKind::InvalidEntry, message));
             continue;
         };
         let mut role = RoleMapping { line: item.line, ..RoleMapping::default() };
@@ -434,6 +454,7 @@ fn parse_roles(text: &str, issues: &mut Vec<AwsAuthIssue>) -> Vec<RoleMapping> {
             issues.push(advise(
                 MAP_ROLES,
                 item.line,
+                IssueKind::UnknownField,
                 format!("unknown field {unknown:?} is ignored (fields: rolearn, username, groups, sso)"),
             ));
         }
@@ -443,12 +464,13 @@ fn parse_roles(text: &str, issues: &mut Vec<AwsAuthIssue>) -> Vec<RoleMapping> {
                     issues.push(advise(
                         MAP_ROLES,
                         item.line,
+                        IssueKind::EmptyUsername,
                         "username is empty: callers mapped here authenticate with an empty user name",
                     ));
                 }
                 roles.push(role);
             }
-            Err(message) => issues.push(drop_entry(MAP_ROLES, item.line, message)),
+            Err(message) => issues.push(drop_entry(MAP_ROLES, item.line, IssueKind::InvalidEntry, message)),
         }
     }
     roles
@@ -479,6 +501,7 @@ fn sso_field(node: &Node, issues: &mut Vec<AwsAuthIssue>) -> Option<SsoRole> {
                     yaml_kind(other)
                 ),
                 effect: IssueEffect::FieldDropped,
+                kind: IssueKind::WrongType,
             });
             None
         }
@@ -517,6 +540,7 @@ fn advise_on_role_arn(role: &RoleMapping, issues: &mut Vec<AwsAuthIssue>) {
         issues.push(advise(
             MAP_ROLES,
             role.line,
+            IssueKind::AssumedRoleArn,
             format!(
                 "an assumed-role ARN never matches: callers are matched by their role's ARN, \
                  arn:{}:iam::{}:role/{role_name}",
@@ -530,6 +554,7 @@ fn advise_on_role_arn(role: &RoleMapping, issues: &mut Vec<AwsAuthIssue>) {
         issues.push(advise(
             MAP_ROLES,
             role.line,
+            IssueKind::RoleArnPath,
             format!(
                 "a role ARN with a path never matches (STS drops the path): write it as arn:{}:iam::{}:role/{name}",
                 arn.partition, arn.account_id
@@ -544,7 +569,7 @@ fn parse_users(text: &str, issues: &mut Vec<AwsAuthIssue>) -> Vec<UserMapping> {
         let Value::Map(entries) = &item.value else {
             let message =
                 format!("entry must be a mapping with userarn, username and groups, not a {}", yaml_kind(&item.value));
-            issues.push(drop_entry(MAP_USERS, item.line, message));
+            issues.push(drop_entry(MAP_USERS, item.line, IssueKind::InvalidEntry, message));
             continue;
         };
         let mut user = UserMapping { line: item.line, ..UserMapping::default() };
@@ -561,17 +586,24 @@ fn parse_users(text: &str, issues: &mut Vec<AwsAuthIssue>) -> Vec<UserMapping> {
             issues.push(advise(
                 MAP_USERS,
                 item.line,
+                IssueKind::UnknownField,
                 format!("unknown field {unknown:?} is ignored (fields: userarn, username, groups)"),
             ));
         }
         if user.userarn.is_empty() {
-            issues.push(drop_entry(MAP_USERS, item.line, "value for userarn must be supplied"));
+            issues.push(drop_entry(
+                MAP_USERS,
+                item.line,
+                IssueKind::InvalidEntry,
+                "value for userarn must be supplied",
+            ));
             continue;
         }
         if user.username.is_empty() {
             issues.push(advise(
                 MAP_USERS,
                 item.line,
+                IssueKind::EmptyUsername,
                 "username is empty: callers mapped here authenticate with an empty user name",
             ));
         }
@@ -593,6 +625,7 @@ fn parse_accounts(text: &str, issues: &mut Vec<AwsAuthIssue>) -> BTreeSet<String
                 issues.push(drop_entry(
                     MAP_ACCOUNTS,
                     item.line,
+                    IssueKind::WrongType,
                     format!("account ID must be a string, not a {}", yaml_kind(other)),
                 ));
                 continue;
@@ -602,6 +635,7 @@ fn parse_accounts(text: &str, issues: &mut Vec<AwsAuthIssue>) -> BTreeSet<String
             issues.push(advise(
                 MAP_ACCOUNTS,
                 item.line,
+                IssueKind::InvalidAccountId,
                 format!("{account:?} is not a 12-digit AWS account ID; it never matches"),
             ));
         }

@@ -86,6 +86,36 @@ pub struct AwsAuthIssue {
     pub message: String,
     /// What EKS does about it.
     pub effect: IssueEffect,
+    /// Which problem it is, for tools that name their findings (`rampart lint`'s rule IDs).
+    pub kind: IssueKind,
+}
+
+/// Which problem an [`AwsAuthIssue`] is: a stable name, so a tool can map each to a rule of its
+/// own without reading the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IssueKind {
+    /// The key's value is not YAML.
+    InvalidYaml,
+    /// The key's value is YAML but not a list (of entries or account IDs).
+    NotAList,
+    /// A field or item has the wrong YAML type (a scalar `groups`, a number for a string).
+    WrongType,
+    /// An entry EKS refuses (no ARN, both `rolearn` and `sso`, an invalid `sso` block).
+    InvalidEntry,
+    /// An entry field EKS does not know, and ignores (`usrarn:`; case differences are fine).
+    UnknownField,
+    /// A data key EKS never reads (`maproles` for `mapRoles`).
+    UnknownDataKey,
+    /// A later entry maps the same principal; the earlier one is shadowed.
+    DuplicateEntry,
+    /// An `sts` assumed-role ARN, which never matches.
+    AssumedRoleArn,
+    /// A role ARN with a path, which never matches.
+    RoleArnPath,
+    /// An empty username.
+    EmptyUsername,
+    /// A `mapAccounts` item that is not a 12-digit account ID.
+    InvalidAccountId,
 }
 
 /// What EKS (aws-iam-authenticator's `EKSConfigMap` backend) does with a problem it finds.
@@ -263,6 +293,7 @@ mod tests {
             line: Some(3),
             message: "groups must be a list of strings".into(),
             effect: IssueEffect::FieldDropped,
+            kind: IssueKind::WrongType,
         };
         assert_eq!(
             issue.to_string(),

@@ -34,7 +34,7 @@ pub use access_policy::{ACCESS_POLICY_ARN_PREFIX, AccessPolicy, access_policies,
 pub use arn::{Caller, Identity, PrincipalType, canonicalize, strip_path};
 pub use aws_auth::{AwsAuth, AwsAuthMatch, MAP_ACCOUNTS, MAP_ROLES, MAP_USERS, RoleMapping, SsoRole, UserMapping};
 pub use cache::TokenCache;
-pub use error::{AwsAuthIssue, Error, IssueEffect, TokenCheck};
+pub use error::{AwsAuthIssue, Error, IssueEffect, IssueKind, TokenCheck};
 pub use identity::{
     CLUSTER_CREATOR_USERNAME, ClusterAccess, Ec2Instances, KubernetesUser, MappedBy, admit_aws_auth, render_template,
     resolve,

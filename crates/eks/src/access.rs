@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use eks_auth::{AccessEntries, AuthenticationMode, AwsAuth, ClusterAccess};
+use kube_api::Target;
 use kube_core::Status;
 use serde_json::Value;
 
@@ -94,8 +95,9 @@ impl AccessState {
     /// it does not exist.
     pub async fn aws_auth(&self) -> Result<Option<Arc<AwsAuth>>, Status> {
         let Some(cluster) = self.cluster.get().and_then(Weak::upgrade) else { return Ok(None) };
-        let Some(configmaps) = cluster.resource("", "v1", "configmaps") else { return Ok(None) };
-        let object = match cluster.get(&configmaps, AWS_AUTH_NAMESPACE, AWS_AUTH_NAME).await {
+        let Some(configmaps) = cluster.objects().resource("", "v1", "configmaps") else { return Ok(None) };
+        let object = match cluster.objects().get(&Target::object(&configmaps, AWS_AUTH_NAMESPACE, AWS_AUTH_NAME)).await
+        {
             Ok(object) => object,
             Err(status) if status.code == 404 => return Ok(None),
             Err(status) => return Err(status),

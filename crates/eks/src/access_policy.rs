@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use eks_auth::AccessPolicyDecision;
-use kube_api::authz::{Authorizer, Decision};
+use kube_api::access::authz::{Authorizer, Decision};
 use rbac::Attributes;
 
 use crate::access::AccessState;

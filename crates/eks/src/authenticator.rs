@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use eks_auth::{AccessKeys, Caller, KubernetesUser, TokenVerifier, VerifierConfig};
 use futures::StreamExt as _;
-use kube_api::authn::TokenAuthenticator;
+use kube_api::access::authn::TokenAuthenticator;
 use rbac::UserInfo;
 use sigv4::SigningCredentials;
 use store::{KeyRange, Store, WatchRequest};

@@ -53,13 +53,31 @@ impl AdmissionHook for AwsAuthAdmission {
     }
 
     async fn validate(&self, request: &AdmissionRequest<'_>, object: &Value) -> Result<(), Status> {
+        self.admit(request, object).map(drop)
+    }
+
+    /// The advisories of an admitted aws-auth write (what EKS would silently ignore without
+    /// losing a mapping), as `Warning` headers; each is also in the authenticator's log.
+    async fn warnings(&self, request: &AdmissionRequest<'_>, object: &Value) -> Vec<String> {
+        let advisories = self.admit(request, object).unwrap_or_default();
+        for advisory in &advisories {
+            tracing::info!(cluster = self.access.cluster_name(), %advisory, "aws-auth advisory");
+        }
+        advisories
+    }
+}
+
+impl AwsAuthAdmission {
+    /// The check of a write of `kube-system/aws-auth` (anything else passes with no advisory):
+    /// its advisories, or the refusal.
+    fn admit(&self, request: &AdmissionRequest<'_>, object: &Value) -> Result<Vec<String>, Status> {
         let is_aws_auth = request.resource.group.is_empty()
             && request.resource.plural == "configmaps"
             && request.subresource.is_empty()
             && request.namespace == AWS_AUTH_NAMESPACE
             && request.name == AWS_AUTH_NAME;
         if !is_aws_auth || request.operation == Operation::Connect {
-            return Ok(());
+            return Ok(vec![]);
         }
         let data = match request.operation {
             Operation::Delete => BTreeMap::new(),
@@ -69,12 +87,7 @@ impl AdmissionHook for AwsAuthAdmission {
         let before = request.old.map(|old| AwsAuth::parse(&configmap_data(old)));
         let access = snapshot.cluster_access(before.as_ref());
         match eks_auth::admit_aws_auth(&data, &access, Some(&snapshot.creator_arn)) {
-            Ok((_, advisories)) => {
-                for advisory in advisories {
-                    tracing::info!(cluster = self.access.cluster_name(), %advisory, "aws-auth advisory");
-                }
-                Ok(())
-            }
+            Ok((_, advisories)) => Ok(advisories.iter().map(ToString::to_string).collect()),
             Err(error) => Err(refusal(error)),
         }
     }

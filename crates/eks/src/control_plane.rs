@@ -18,7 +18,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use eks_auth::{AccessEntries, AuthenticationMode, EntryContext};
 use futures::future::BoxFuture;
-use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx};
+use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx, Target};
 use serde_json::{Value, json};
 use store::{Compare, CompareOp, KeyRange, Op, Store, StoreExt, Txn};
 
@@ -470,7 +470,7 @@ impl Eks {
 
     /// Writes a new cluster's aws-auth (mapping the simulated node group's role) unless one exists.
     async fn ensure_aws_auth(&self, running: &RunningCluster, record: &ClusterRecord) {
-        let Some(configmaps) = running.cluster.resource("", "v1", "configmaps") else { return };
+        let Some(configmaps) = running.cluster.objects().resource("", "v1", "configmaps") else { return };
         let mut ctx = Ctx {
             user: rbac::UserInfo {
                 name: "eks:node-manager".into(),
@@ -483,7 +483,12 @@ impl Eks {
         };
         match running
             .cluster
-            .create(&configmaps, AWS_AUTH_NAMESPACE, aws_auth_configmap(&record.node_role_arn()), &mut ctx)
+            .objects()
+            .create(
+                &Target::collection(&configmaps, AWS_AUTH_NAMESPACE),
+                aws_auth_configmap(&record.node_role_arn()),
+                &mut ctx,
+            )
             .await
         {
             Ok(_) => {}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
-use kube_api::{Cluster, ClusterConfig, ClusterServer, Ctx};
+use kube_api::{Cluster, ClusterConfig, ClusterServer, Ctx, Target};
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
 use tower::ServiceExt as _;
@@ -32,38 +32,37 @@ async fn setup() -> (kube_api::ClusterHandle, Arc<Cluster>) {
         ClusterServer::start(ClusterConfig::new("bench", "127.0.0.1:0".parse().unwrap(), store)).await.unwrap();
     let cluster = handle.cluster().clone();
     let ctx = &mut masters_ctx();
-    let def = |g: &str, r: &str| cluster.resource(g, "v1", r).unwrap();
+    let def = |g: &str, r: &str| cluster.objects().resource(g, "v1", r).unwrap();
     let (cms, roles, rbs, crbs) = (
         def("", "configmaps"),
         def("rbac.authorization.k8s.io", "roles"),
         def("rbac.authorization.k8s.io", "rolebindings"),
         def("rbac.authorization.k8s.io", "clusterrolebindings"),
     );
-    cluster
-        .create(&cms, "default", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"colour": "blue"}}), ctx)
+    cluster.objects().create(&Target::collection(&cms, "default"), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"colour": "blue"}}), ctx)
         .await
         .unwrap();
     let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "cm-reader"},
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]});
-    cluster.create(&roles, "default", role, ctx).await.unwrap();
+    cluster.objects().create(&Target::collection(&roles, "default"), role, ctx).await.unwrap();
     for i in 0..BINDINGS / 2 {
         let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
             "metadata": {"name": format!("rb-{i}")},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("user-{i}")},
                          {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": format!("group-{i}")}]});
-        cluster.create(&rbs, "default", rb, ctx).await.unwrap();
+        cluster.objects().create(&Target::collection(&rbs, "default"), rb, ctx).await.unwrap();
         let crb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "metadata": {"name": format!("crb-{i}")},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": format!("other-{i}")}]});
-        cluster.create(&crbs, "", crb, ctx).await.unwrap();
+        cluster.objects().create(&Target::collection(&crbs, ""), crb, ctx).await.unwrap();
     }
     let jane = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
         "metadata": {"name": "jane-reads"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "jane"}]});
-    cluster.create(&rbs, "default", jane, ctx).await.unwrap();
+    cluster.objects().create(&Target::collection(&rbs, "default"), jane, ctx).await.unwrap();
     (handle, cluster)
 }
 
@@ -87,7 +86,7 @@ fn request(connection: &tls::ConnectionInfo, impersonate: Option<&str>) -> http:
 fn access(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let (handle, cluster) = runtime.block_on(setup());
-    let router = kube_api::router(cluster.clone());
+    let router = kube_api::serve::router(cluster.clone());
     let masters = connection(&cluster, "kubernetes-admin", Some("system:masters"));
     let jane = connection(&cluster, "jane", None);
     let send = |connection: &tls::ConnectionInfo, impersonate: Option<&str>| {
@@ -105,7 +104,7 @@ fn access(c: &mut Criterion) {
     group.bench_function("RBAC user (x509 + RoleBinding)", |b| b.iter(|| send(&jane, None)));
     group.bench_function("masters impersonating the RBAC user", |b| b.iter(|| send(&masters, Some("jane"))));
     let dir = tempfile::tempdir().unwrap();
-    let log = kube_api::audit::AuditLog::open(&dir.path().join("audit.log"), Default::default(), 0, 0).unwrap();
+    let log = kube_api::access::audit::AuditLog::open(&dir.path().join("audit.log"), Default::default(), 0, 0).unwrap();
     cluster.set_audit(log);
     group.bench_function("system:masters, audit Metadata", |b| b.iter(|| send(&masters, None)));
     group.finish();

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use kube_api::{Cluster, ClusterConfig, ClusterHandle, ClusterServer, Ctx};
+use kube_api::{Cluster, ClusterConfig, ClusterHandle, ClusterServer, Ctx, Target};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::json;
 use store::Store;
@@ -157,9 +157,13 @@ fn ms(d: Duration) -> String {
 async fn requests(quick: bool) {
     let handle = start(Arc::new(store::MemStore::new()), "bench").await;
     let cluster: Arc<Cluster> = handle.cluster().clone();
-    let pods = cluster.resource("", "v1", "pods").unwrap();
+    let pods = cluster.objects().resource("", "v1", "pods").unwrap();
     for i in 0..10 {
-        cluster.create(&pods, "default", pod(&format!("nginx-{i}")), &mut Ctx::system("bench")).await.unwrap();
+        cluster
+            .objects()
+            .create(&Target::collection(&pods, "default"), pod(&format!("nginx-{i}")), &mut Ctx::system("bench"))
+            .await
+            .unwrap();
     }
     let cert = cluster.issue_client_certificate("kubernetes-admin", Some("system:masters")).unwrap();
     let client = Arc::new(Client::new(cluster.ca_pem(), &cert));
@@ -218,13 +222,13 @@ async fn memory(quick: bool) {
     let store: Arc<dyn Store> = Arc::new(store::MemStore::new());
     let handle = start(store, "memory").await;
     let cluster = handle.cluster().clone();
-    let cms = cluster.resource("", "v1", "configmaps").unwrap();
+    let cms = cluster.objects().resource("", "v1", "configmaps").unwrap();
     let value = "x".repeat(1024);
     let before = rss_bytes();
     let mut ctx = Ctx::system("bench");
     for i in 0..count {
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("cm-{i:06}")}, "data": {"v": value}});
-        cluster.create(&cms, "default", cm, &mut ctx).await.unwrap();
+        cluster.objects().create(&Target::collection(&cms, "default"), cm, &mut ctx).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = rss_bytes();
@@ -241,8 +245,13 @@ async fn fan_out(quick: bool) {
     let cluster = handle.cluster().clone();
     let cert = cluster.issue_client_certificate("kubernetes-admin", Some("system:masters")).unwrap();
     let client = Arc::new(Client::new(cluster.ca_pem(), &cert));
-    let cms = cluster.resource("", "v1", "configmaps").unwrap();
-    let rv = cluster.list(&cms, "default", &Default::default()).await.unwrap().resource_version;
+    let cms = cluster.objects().resource("", "v1", "configmaps").unwrap();
+    let rv = cluster
+        .objects()
+        .list(&Target::collection(&cms, "default"), &Default::default())
+        .await
+        .unwrap()
+        .resource_version;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
     let mut tasks = Vec::new();
     for _ in 0..watchers {
@@ -270,7 +279,7 @@ async fn fan_out(quick: bool) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let start = Instant::now();
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fan-out"}, "data": {"k": "v"}});
-    cluster.create(&cms, "default", cm, &mut Ctx::system("bench")).await.unwrap();
+    cluster.objects().create(&Target::collection(&cms, "default"), cm, &mut Ctx::system("bench")).await.unwrap();
     let mut arrivals = Vec::new();
     while arrivals.len() < watchers {
         let at = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.unwrap().unwrap();

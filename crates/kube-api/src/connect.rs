@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::response::Response;
 
-use crate::cluster::Cluster;
+use crate::storage::objects::Objects;
 
 /// An authenticated, authorized request for a connect subresource.
 pub struct ConnectRequest {
-    pub cluster: Arc<Cluster>,
+    /// The cluster's object service (to read the pod).
+    pub objects: Arc<Objects>,
     pub namespace: String,
     pub name: String,
     pub resource: String,

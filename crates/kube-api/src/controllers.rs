@@ -13,30 +13,62 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use kube_core::params::{DeleteOptions, ListOptions, Propagation};
 use kube_core::{Status, meta};
 use serde_json::{Value, json};
+use store::Revision;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::cluster::Cluster;
-use crate::objects::{Ctx, Write};
-use crate::registry::{ResourceDef, Storage, crd};
-use crate::storage;
-use crate::watch::HubSignal;
+use crate::registry::kinds::{APIEXTENSIONS_GROUP, CUSTOM_RESOURCE_DEFINITION, NAMESPACE, POD};
+use crate::registry::{Registry, ResourceDef, Storage, crd};
+use crate::storage::object_store;
+use crate::storage::objects::{Ctx, Objects, Target, Write, WriteObserver};
+use crate::storage::watch::HubSignal;
 
 /// Register the custom resources of every CRD in the store (at start).
-pub async fn load_custom_resources(cluster: &Arc<Cluster>) -> Result<(), Status> {
-    let Some(def) = cluster.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions") else { return Ok(()) };
-    let list = cluster.list(&def, "", &ListOptions::default()).await?;
+pub async fn load_custom_resources(objects: &Objects) -> Result<(), Status> {
+    let Some(def) = objects.resource(APIEXTENSIONS_GROUP, "v1", "customresourcedefinitions") else { return Ok(()) };
+    let list = objects.list(&Target::collection(&def, ""), &ListOptions::default()).await?;
     for crd in list.items {
-        cluster.registry.set_custom(meta::name(&crd), crd::resources_for(&crd));
+        objects.registry().set_custom(meta::name(&crd), crd::resources_for(&crd));
     }
     Ok(())
 }
 
+/// A CRD written through this server serves its resources (or stops serving them) before the
+/// writer hears back; one written through another replica does when the hub brings it.
+pub struct CustomResources {
+    registry: Arc<Registry>,
+}
+
+impl CustomResources {
+    pub fn new(registry: Arc<Registry>) -> Self {
+        CustomResources { registry }
+    }
+}
+
+#[async_trait]
+impl WriteObserver for CustomResources {
+    async fn stored(&self, def: &ResourceDef, object: &Value, _revision: Revision, deleted: bool) {
+        if def.is(CUSTOM_RESOURCE_DEFINITION) {
+            let resources = if deleted { vec![] } else { crd::resources_for(object) };
+            self.registry.set_custom(meta::name(object), resources);
+        }
+    }
+}
+
+/// What the controllers act on: the object service, and the CA bundle every namespace's
+/// `kube-root-ca.crt` carries.
+struct Controllers {
+    objects: Arc<Objects>,
+    ca_pem: String,
+}
+
 /// Start the controllers; they stop when `stop` turns true.
-pub fn spawn(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+pub fn spawn(objects: Arc<Objects>, ca_pem: String, mut stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let cluster = Arc::new(Controllers { objects, ca_pem });
     let task = tokio::spawn(async move {
         tokio::select! {
             _ = run(cluster) => {}
@@ -54,6 +86,13 @@ struct ObjectRef {
     name: String,
 }
 
+impl ObjectRef {
+    /// The object as a target of the object service.
+    fn target<'a>(&'a self, def: &'a ResourceDef) -> Target<'a> {
+        Target::object(def, &self.namespace, &self.name)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct ObjectDef {
     group: String,
@@ -61,8 +100,8 @@ struct ObjectDef {
     plural: String,
 }
 
-fn def_of(cluster: &Cluster, r: &ObjectDef) -> Option<Arc<ResourceDef>> {
-    cluster.resource(&r.group, &r.version, &r.plural)
+fn def_of(cluster: &Controllers, r: &ObjectDef) -> Option<Arc<ResourceDef>> {
+    cluster.objects.resource(&r.group, &r.version, &r.plural)
 }
 
 /// The controllers' shared state.
@@ -83,14 +122,14 @@ fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
 }
 
 /// Parse `<group>/<resource>/[<ns>/]<name>` under the cluster prefix into a reference.
-fn object_ref(cluster: &Cluster, key: &str) -> Option<(ObjectRef, Arc<ResourceDef>)> {
-    let rest = key.strip_prefix(cluster.objects.prefix())?;
+fn object_ref(cluster: &Controllers, key: &str) -> Option<(ObjectRef, Arc<ResourceDef>)> {
+    let rest = key.strip_prefix(cluster.objects.store().prefix())?;
     let mut parts = rest.splitn(3, '/');
     let group = parts.next()?;
     let resource = parts.next()?;
     let tail = parts.next()?;
     let group = if group == "core" { "" } else { group };
-    let snapshot = cluster.registry.snapshot();
+    let snapshot = cluster.objects.registry().snapshot();
     let def = snapshot
         .stored()
         .into_iter()
@@ -128,16 +167,17 @@ fn index(state: &Shared, r: &ObjectRef, object: Option<&Value>) {
     state.owners.insert(r.clone(), uids);
 }
 
-async fn run(cluster: Arc<Cluster>) {
+async fn run(cluster: Arc<Controllers>) {
     let state: Shared = Arc::default();
-    let Ok(mut subscription) = cluster.hub.subscribe(None) else { return };
+    let Ok(mut subscription) = cluster.objects.watch_hub().subscribe(None) else { return };
     // Initial sync: every object once.
-    let Ok((kvs, _, revision)) = cluster.objects.list(cluster.objects.prefix(), None, 0, 0).await else { return };
+    let store = cluster.objects.store();
+    let Ok((kvs, _, revision)) = store.list(store.prefix(), None, 0, 0).await else { return };
     let mut uids = HashSet::new();
     let mut to_check = Vec::new();
     for kv in kvs {
         let Some((r, def)) = object_ref(&cluster, &kv.key) else { continue };
-        let Ok(object) = storage::decode(&kv.value, kv.mod_revision) else { continue };
+        let Ok(object) = object_store::decode(&kv.value, kv.mod_revision) else { continue };
         uids.insert(meta::uid(&object).to_string());
         index(&state, &r, Some(&object));
         to_check.push((r, def, object));
@@ -162,8 +202,8 @@ async fn run(cluster: Arc<Cluster>) {
                 if event.deleted {
                     let uid = event.object().map(|o| meta::uid(o).to_string()).unwrap_or_default();
                     index(&state, &r, None);
-                    if def.group == "apiextensions.k8s.io" && def.kind == "CustomResourceDefinition" {
-                        cluster.registry.set_custom(&r.name, vec![]);
+                    if def.is(CUSTOM_RESOURCE_DEFINITION) {
+                        cluster.objects.registry().set_custom(&r.name, vec![]);
                     }
                     if !uid.is_empty() && lock(&state).dependents.contains_key(&uid) {
                         spawn_owner_gone(&cluster, &state, uid);
@@ -184,7 +224,7 @@ async fn run(cluster: Arc<Cluster>) {
 
 /// What an added or changed object asks of the controllers.
 fn react(
-    cluster: &Arc<Cluster>,
+    cluster: &Arc<Controllers>,
     state: &Shared,
     r: &ObjectRef,
     def: &Arc<ResourceDef>,
@@ -193,21 +233,20 @@ fn react(
 ) {
     let Some(object) = object else { return };
     let deleting = meta::deletion_timestamp(object).is_some();
-    let is = |group: &str, kind: &str| def.group == group && def.kind == kind;
-    if is("", "Namespace") {
+    if def.is(NAMESPACE) {
         if deleting {
             spawn_once(state, format!("ns/{}", r.name), namespace_cleanup(cluster.clone(), r.name.clone()));
         } else if created || object.pointer("/status/phase").and_then(Value::as_str) == Some("Active") {
             spawn_once(state, format!("ns-setup/{}", r.name), namespace_setup(cluster.clone(), r.name.clone()));
         }
     }
-    if is("apiextensions.k8s.io", "CustomResourceDefinition") {
-        cluster.registry.set_custom(&r.name, crd::resources_for(object));
+    if def.is(CUSTOM_RESOURCE_DEFINITION) {
+        cluster.objects.registry().set_custom(&r.name, crd::resources_for(object));
         if deleting && meta::finalizers(object).iter().any(|f| f == crd::CLEANUP_FINALIZER) {
             spawn_once(state, format!("crd/{}", r.name), crd_cleanup(cluster.clone(), object.clone()));
         }
     }
-    if is("", "Pod")
+    if def.is(POD)
         && deleting
         && !object.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default().is_empty()
     {
@@ -237,7 +276,7 @@ fn spawn_once(state: &Shared, key: String, task: impl std::future::Future<Output
     });
 }
 
-fn spawn_owner_gone(cluster: &Arc<Cluster>, state: &Shared, uid: String) {
+fn spawn_owner_gone(cluster: &Arc<Controllers>, state: &Shared, uid: String) {
     spawn_once(state, format!("gc/{uid}"), owner_gone(cluster.clone(), state.clone(), uid));
 }
 
@@ -246,11 +285,10 @@ fn dependents_of(state: &Shared, uid: &str) -> Vec<ObjectRef> {
 }
 
 /// Whether an owner reference still points at a live object.
-async fn owner_alive(cluster: &Cluster, dependent: &ObjectRef, owner: &meta::OwnerReference) -> bool {
+async fn owner_alive(cluster: &Controllers, dependent: &ObjectRef, owner: &meta::OwnerReference) -> bool {
     let (group, _) = meta::split_api_version(&owner.api_version);
-    let Some(def) = cluster.resource_for_kind(group, &owner.kind) else { return false };
-    let namespace = if def.namespaced { dependent.namespace.as_str() } else { "" };
-    match cluster.get(&def, namespace, &owner.name).await {
+    let Some(def) = cluster.objects.resource_for_kind(group, &owner.kind) else { return false };
+    match cluster.objects.get(&Target::object(&def, &dependent.namespace, &owner.name)).await {
         Ok(object) => meta::uid(&object) == owner.uid,
         Err(_) => false,
     }
@@ -258,11 +296,11 @@ async fn owner_alive(cluster: &Cluster, dependent: &ObjectRef, owner: &meta::Own
 
 /// An owner is gone: delete its dependents that have no other live owner, and drop the dangling
 /// reference from the others.
-async fn owner_gone(cluster: Arc<Cluster>, state: Shared, uid: String) {
+async fn owner_gone(cluster: Arc<Controllers>, state: Shared, uid: String) {
     let mut ctx = Ctx::system("generic-garbage-collector");
     for dependent in dependents_of(&state, &uid) {
         let Some(def) = def_of(&cluster, &dependent.def) else { continue };
-        let Ok(object) = cluster.get(&def, &dependent.namespace, &dependent.name).await else { continue };
+        let Ok(object) = cluster.objects.get(&dependent.target(&def)).await else { continue };
         let mut others_alive = false;
         for owner in meta::owner_references(&object) {
             if owner.uid != uid && owner_alive(&cluster, &dependent, &owner).await {
@@ -277,15 +315,22 @@ async fn owner_gone(cluster: Arc<Cluster>, state: Shared, uid: String) {
                 precondition_uid: Some(meta::uid(&object).to_string()),
                 ..Default::default()
             };
-            let _ = cluster.delete(&def, &dependent.namespace, &dependent.name, &options, &mut ctx).await;
+            let _ = cluster.objects.delete(&dependent.target(&def), &options, &mut ctx).await;
         }
     }
 }
 
-async fn remove_owner_reference(cluster: &Cluster, def: &ResourceDef, dependent: &ObjectRef, uid: &str, ctx: &mut Ctx) {
+async fn remove_owner_reference(
+    cluster: &Controllers,
+    def: &ResourceDef,
+    dependent: &ObjectRef,
+    uid: &str,
+    ctx: &mut Ctx,
+) {
     let manager = ctx.manager();
     let _ = cluster
-        .write(def, &dependent.namespace, &dependent.name, "", ctx, |current| {
+        .objects
+        .guaranteed_update(&dependent.target(def), ctx, |current| {
             let Some(current) = current else { return Ok(None) };
             let mut new = current.clone();
             if let Some(refs) = new.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
@@ -300,7 +345,7 @@ async fn remove_owner_reference(cluster: &Cluster, def: &ResourceDef, dependent:
 }
 
 async fn remove_finalizer(
-    cluster: &Cluster,
+    cluster: &Controllers,
     def: &ResourceDef,
     r: &ObjectRef,
     finalizer: &str,
@@ -308,7 +353,8 @@ async fn remove_finalizer(
 ) -> Result<(), Status> {
     let manager = ctx.manager();
     cluster
-        .write(def, &r.namespace, &r.name, "", ctx, |current| {
+        .objects
+        .guaranteed_update(&r.target(def), ctx, |current| {
             let Some(current) = current else { return Ok(None) };
             let mut new = current.clone();
             if let Some(list) = new.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
@@ -324,7 +370,7 @@ async fn remove_finalizer(
 }
 
 /// Foreground deletion: delete the dependents (foreground too), then let the owner go.
-async fn foreground(cluster: Arc<Cluster>, state: Shared, owner: ObjectRef, uid: String) {
+async fn foreground(cluster: Arc<Controllers>, state: Shared, owner: ObjectRef, uid: String) {
     let mut ctx = Ctx::system("generic-garbage-collector");
     let Some(owner_def) = def_of(&cluster, &owner.def) else { return };
     for _ in 0..600 {
@@ -336,7 +382,7 @@ async fn foreground(cluster: Arc<Cluster>, state: Shared, owner: ObjectRef, uid:
         for dependent in dependents {
             let Some(def) = def_of(&cluster, &dependent.def) else { continue };
             let options = DeleteOptions { propagation_policy: Some(Propagation::Foreground), ..Default::default() };
-            match cluster.delete(&def, &dependent.namespace, &dependent.name, &options, &mut ctx).await {
+            match cluster.objects.delete(&dependent.target(&def), &options, &mut ctx).await {
                 Err(status) if status.code == 404 => index(&state, &dependent, None),
                 _ => {}
             }
@@ -346,7 +392,7 @@ async fn foreground(cluster: Arc<Cluster>, state: Shared, owner: ObjectRef, uid:
 }
 
 /// Orphan deletion: drop the owner reference from every dependent, then let the owner go.
-async fn orphan(cluster: Arc<Cluster>, state: Shared, owner: ObjectRef, uid: String) {
+async fn orphan(cluster: Arc<Controllers>, state: Shared, owner: ObjectRef, uid: String) {
     let mut ctx = Ctx::system("generic-garbage-collector");
     let Some(owner_def) = def_of(&cluster, &owner.def) else { return };
     for dependent in dependents_of(&state, &uid) {
@@ -360,34 +406,37 @@ async fn orphan(cluster: Arc<Cluster>, state: Shared, owner: ObjectRef, uid: Str
 const ROOT_CA_DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
 /// A new namespace's `default` ServiceAccount and `kube-root-ca.crt` ConfigMap.
-async fn namespace_setup(cluster: Arc<Cluster>, namespace: String) {
+async fn namespace_setup(cluster: Arc<Controllers>, namespace: String) {
     let _ = cluster
+        .objects
         .ensure("", "ServiceAccount", json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}}))
         .await;
     let _ = cluster
+        .objects
         .ensure(
             "",
             "ConfigMap",
             json!({"apiVersion": "v1", "kind": "ConfigMap",
                 "metadata": {"name": "kube-root-ca.crt", "namespace": namespace, "annotations": {"kubernetes.io/description": ROOT_CA_DESCRIPTION}},
-                "data": {"ca.crt": cluster.ca_pem()}}),
+                "data": {"ca.crt": cluster.ca_pem}}),
         )
         .await;
 }
 
 /// Delete everything in a Terminating namespace, then the namespace.
-async fn namespace_cleanup(cluster: Arc<Cluster>, namespace: String) {
+async fn namespace_cleanup(cluster: Arc<Controllers>, namespace: String) {
     let mut ctx = Ctx::system("namespace-controller");
-    let Some(ns_def) = cluster.resource("", "v1", "namespaces") else { return };
+    let Some(ns_def) = cluster.objects.resource("", "v1", "namespaces") else { return };
     for _ in 0..1200 {
         let mut remaining = 0;
-        for def in cluster.registry.snapshot().stored() {
+        for def in cluster.objects.registry().snapshot().stored() {
             if !def.namespaced {
                 continue;
             }
             let options = DeleteOptions { propagation_policy: Some(Propagation::Background), ..Default::default() };
+            let collection = Target::collection(&def, &namespace);
             if let Ok(list) =
-                cluster.delete_collection(&def, &namespace, &ListOptions::default(), &options, &mut ctx).await
+                cluster.objects.delete_collection(&collection, &ListOptions::default(), &options, &mut ctx).await
             {
                 remaining += list.items.len();
             }
@@ -399,8 +448,10 @@ async fn namespace_cleanup(cluster: Arc<Cluster>, namespace: String) {
     }
     // Finalize: the "kubernetes" finalizer goes, then the namespace.
     let manager = ctx.manager();
+    let finalize = Target::object(&ns_def, "", &namespace).subresource("finalize");
     let finalized = cluster
-        .write(&ns_def, "", &namespace, "finalize", &mut ctx, |current| {
+        .objects
+        .guaranteed_update(&finalize, &mut ctx, |current| {
             let Some(current) = current else { return Ok(None) };
             let mut new = current.clone();
             if let Some(list) = new.pointer_mut("/spec/finalizers").and_then(Value::as_array_mut) {
@@ -410,27 +461,28 @@ async fn namespace_cleanup(cluster: Arc<Cluster>, namespace: String) {
         })
         .await;
     if finalized.is_ok() {
-        let _ = cluster.delete(&ns_def, "", &namespace, &DeleteOptions::default(), &mut ctx).await;
+        let _ =
+            cluster.objects.delete(&Target::object(&ns_def, "", &namespace), &DeleteOptions::default(), &mut ctx).await;
     }
 }
 
 /// A deleted CRD takes its custom resources with it.
-async fn crd_cleanup(cluster: Arc<Cluster>, crd_object: Value) {
+async fn crd_cleanup(cluster: Arc<Controllers>, crd_object: Value) {
     let group = crd_object.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
     let plural = crd_object.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();
     if group.is_empty() || plural.is_empty() {
         return;
     }
-    let prefix = format!("{}{group}/{plural}/", cluster.objects.prefix());
-    let txn = store::Txn {
+    let prefix = format!("{}{group}/{plural}/", cluster.objects.store().prefix());
+    let txn = ::store::Txn {
         compare: vec![],
-        success: vec![store::Op::Delete { key: prefix, range: store::KeyRange::Prefix }],
+        success: vec![::store::Op::Delete { key: prefix, range: ::store::KeyRange::Prefix }],
         failure: vec![],
     };
-    if cluster.objects.txn(txn).await.is_err() {
+    if cluster.objects.store().txn(txn).await.is_err() {
         return;
     }
-    let Some(def) = cluster.resource("apiextensions.k8s.io", "v1", "customresourcedefinitions") else { return };
+    let Some(def) = cluster.objects.resource(APIEXTENSIONS_GROUP, "v1", "customresourcedefinitions") else { return };
     let r = ObjectRef {
         def: ObjectDef { group: def.group.clone(), version: def.version.clone(), plural: def.plural.clone() },
         namespace: String::new(),
@@ -441,13 +493,13 @@ async fn crd_cleanup(cluster: Arc<Cluster>, crd_object: Value) {
 }
 
 /// A pod whose grace period ended on a node that does not exist is deleted (PodGC).
-async fn pod_gc(cluster: Arc<Cluster>, r: ObjectRef, pod: Value) {
+async fn pod_gc(cluster: Arc<Controllers>, r: ObjectRef, pod: Value) {
     let Some(at) = meta::deletion_timestamp(&pod) else { return };
     let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(wait).await;
     let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default();
-    if let Some(nodes) = cluster.resource("", "v1", "nodes")
-        && cluster.get(&nodes, "", node).await.is_ok()
+    if let Some(nodes) = cluster.objects.resource("", "v1", "nodes")
+        && cluster.objects.get(&Target::object(&nodes, "", node)).await.is_ok()
     {
         return;
     }
@@ -457,5 +509,5 @@ async fn pod_gc(cluster: Arc<Cluster>, r: ObjectRef, pod: Value) {
         precondition_uid: Some(meta::uid(&pod).to_string()),
         ..Default::default()
     };
-    let _ = cluster.delete(&def, &r.namespace, &r.name, &options, &mut Ctx::system("pod-garbage-collector")).await;
+    let _ = cluster.objects.delete(&r.target(&def), &options, &mut Ctx::system("pod-garbage-collector")).await;
 }

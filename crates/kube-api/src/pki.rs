@@ -51,7 +51,7 @@ pub async fn load_or_create(store: &Arc<dyn Store>, cluster: &str) -> Result<Pki
             ca_cert: ca.pem().cert_pem.clone(),
             ca_key: ca.pem().key_pem.clone(),
             service_account_key: base64::engine::general_purpose::STANDARD
-                .encode(crate::authn::ServiceAccountKey::generate_pkcs8()),
+                .encode(crate::access::authn::ServiceAccountKey::generate_pkcs8()),
         };
         let value = Bytes::from(serde_json::to_vec(&stored).expect("serializes"));
         if store.create(&key, value).await?.is_some() {

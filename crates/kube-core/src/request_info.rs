@@ -117,27 +117,6 @@ impl RequestInfo {
         }
         Ok(info)
     }
-
-    /// The attributes an authorizer decides on, for `user`.
-    pub fn attributes(&self, user: rbac::UserInfo) -> rbac::Attributes {
-        if self.is_resource_request {
-            rbac::Attributes {
-                user,
-                verb: self.verb.clone(),
-                resource: Some(rbac::ResourceAttributes {
-                    namespace: self.namespace.clone(),
-                    api_group: self.api_group.clone(),
-                    api_version: self.api_version.clone(),
-                    resource: self.resource.clone(),
-                    subresource: self.subresource.clone(),
-                    name: self.name.clone(),
-                }),
-                path: String::new(),
-            }
-        } else {
-            rbac::Attributes { user, verb: self.verb.clone(), resource: None, path: self.path.clone() }
-        }
-    }
 }
 
 /// `path.IsValidPathSegmentName`: not `.` or `..`, and no `/` or `%`.

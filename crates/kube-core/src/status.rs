@@ -93,7 +93,8 @@ pub struct Status {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
     #[serde(default, skip_serializing_if = "StatusDetails::is_empty")]
-    pub details: StatusDetails,
+    /// Boxed, so a `Result<_, Status>` stays small (most Statuses carry few details).
+    pub details: Box<StatusDetails>,
     /// The HTTP status code.
     pub code: u16,
 }
@@ -109,7 +110,7 @@ impl std::error::Error for Status {}
 impl Status {
     /// A Failure Status with the given code, reason, message and details.
     pub fn failure(code: u16, reason: &str, message: String, details: StatusDetails) -> Self {
-        Status { status: "Failure".into(), message, reason: reason.into(), details, code }
+        Status { status: "Failure".into(), message, reason: reason.into(), details: Box::new(details), code }
     }
 
     fn resource_details(resource: &GroupResource, name: &str) -> StatusDetails {
@@ -124,7 +125,13 @@ impl Status {
     /// The `Success` status a delete answers with.
     pub fn success(resource: &GroupResource, name: &str, uid: &str) -> Self {
         let details = StatusDetails { uid: uid.into(), ..Self::resource_details(resource, name) };
-        Status { status: "Success".into(), message: String::new(), reason: String::new(), details, code: 200 }
+        Status {
+            status: "Success".into(),
+            message: String::new(),
+            reason: String::new(),
+            details: Box::new(details),
+            code: 200,
+        }
     }
 
     /// 404: `pods "nginx" not found`.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use go_format::quote;
-use kube_core::status::{FieldError, GroupKind, Status, StatusDetails};
+use kube_core::status::{FieldError, GroupKind, Status};
 
 /// Why a sandbox, log or exec operation failed. [`KubeletError::http_status`] and
 /// [`KubeletError::reason`] give the `Status` to answer with; `Display` is its message.
@@ -125,7 +125,7 @@ impl KubeletError {
                     status: "Failure".into(),
                     message: self.to_string(),
                     reason: self.reason().into(),
-                    details: StatusDetails::default(),
+                    details: Box::default(),
                     code,
                 },
             },

@@ -6,6 +6,10 @@
 //! rules in the object's namespace). A binding write passes if the user is in `system:masters`,
 //! may `bind` the referenced role, or holds every permission of the referenced role. The errors
 //! carry Kubernetes' exact Forbidden message.
+//!
+//! As kube-apiserver's `EscalationAllowed`, the `escalate` check asks about the request's
+//! RequestInfo, whose name is empty for a create (a POST to the collection): a grant of
+//! `escalate` limited by `resourceNames` lets its holder update those roles, never create them.
 
 use go_format::{quote, quote_list};
 
@@ -57,10 +61,16 @@ fn confirm_no_escalation(
     Err(msg)
 }
 
-/// The check for creating or updating a Role in `namespace` with these `rules`.
-pub fn confirm_role_write(authz: &Authorizer, user: &UserInfo, role: &Role) -> Result<(), RbacError> {
+/// The check for creating or updating a Role in `namespace` with these `rules`; `request_name`
+/// is the name in the request's URL (empty for a create).
+pub fn confirm_role_write(
+    authz: &Authorizer,
+    user: &UserInfo,
+    role: &Role,
+    request_name: &str,
+) -> Result<(), RbacError> {
     let (namespace, name) = (&role.metadata.namespace, &role.metadata.name);
-    if user.is_privileged() || may(authz, user, "escalate", "roles", namespace, name) {
+    if user.is_privileged() || may(authz, user, "escalate", "roles", namespace, request_name) {
         return Ok(());
     }
     confirm_no_escalation(authz, user, namespace, &role.rules).map_err(|message| RbacError::Forbidden {
@@ -70,17 +80,18 @@ pub fn confirm_role_write(authz: &Authorizer, user: &UserInfo, role: &Role) -> R
     })
 }
 
-/// The check for creating (`old` = None) or updating a ClusterRole. An aggregationRule on the new
-/// or the old object also needs full authority. Callers skip the check when an update changes
-/// only ownerReferences and finalizers, as Kubernetes does.
+/// The check for creating (`old` = None, `request_name` empty) or updating a ClusterRole. An
+/// aggregationRule on the new or the old object also needs full authority. Callers skip the
+/// check when an update changes only ownerReferences and finalizers, as Kubernetes does.
 pub fn confirm_cluster_role_write(
     authz: &Authorizer,
     user: &UserInfo,
     role: &ClusterRole,
     old: Option<&ClusterRole>,
+    request_name: &str,
 ) -> Result<(), RbacError> {
     let name = &role.metadata.name;
-    if user.is_privileged() || may(authz, user, "escalate", "clusterroles", "", name) {
+    if user.is_privileged() || may(authz, user, "escalate", "clusterroles", "", request_name) {
         return Ok(());
     }
     let forbidden = |message| RbacError::Forbidden { resource: "clusterroles", name: name.clone(), message };
@@ -167,13 +178,13 @@ mod tests {
         let authz = setup();
         let jane = UserInfo::new("jane", &["dev", "system:authenticated"]);
         let ok = Role::new("dev", "r", vec![PolicyRule::resource(&["get"], &["apps"], &["deployments"])]);
-        assert_eq!(confirm_role_write(&authz, &jane, &ok), Ok(()));
+        assert_eq!(confirm_role_write(&authz, &jane, &ok, "r"), Ok(()));
         let too_much = Role::new(
             "dev",
             "r",
             vec![PolicyRule::resource(&["get", "delete", "patch"], &["apps"], &["deployments", "replicasets"])],
         );
-        let err = confirm_role_write(&authz, &jane, &too_much).unwrap_err();
+        let err = confirm_role_write(&authz, &jane, &too_much, "r").unwrap_err();
         assert_eq!(err.code(), 403);
         assert_eq!(
             err.to_string(),
@@ -183,8 +194,8 @@ mod tests {
         );
         // Rules held in another namespace do not count.
         let elsewhere = Role::new("prod", "r", vec![PolicyRule::resource(&["get"], &["apps"], &["deployments"])]);
-        assert!(confirm_role_write(&authz, &jane, &elsewhere).is_err());
-        assert!(confirm_role_write(&authz, &UserInfo::new("root", &["system:masters"]), &elsewhere).is_ok());
+        assert!(confirm_role_write(&authz, &jane, &elsewhere, "r").is_err());
+        assert!(confirm_role_write(&authz, &UserInfo::new("root", &["system:masters"]), &elsewhere, "").is_ok());
     }
 
     #[test]
@@ -205,9 +216,9 @@ mod tests {
         ));
         let eve = UserInfo::new("eve", &[]);
         let big = ClusterRole::new("named", vec![PolicyRule::resource(&["*"], &["*"], &["*"])]);
-        assert!(confirm_cluster_role_write(&authz, &eve, &big, None).is_ok());
+        assert!(confirm_cluster_role_write(&authz, &eve, &big, None, "named").is_ok());
         let other = ClusterRole::new("other", big.rules.clone());
-        assert!(confirm_cluster_role_write(&authz, &eve, &other, None).is_err());
+        assert!(confirm_cluster_role_write(&authz, &eve, &other, None, "other").is_err());
         let crb = ClusterRoleBinding::new("x", RoleRef::cluster_role("admin-ish"), vec![Subject::user("eve")]);
         assert!(confirm_cluster_role_binding_write(&authz, &eve, &crb).is_ok());
         let rb = RoleBinding::new("dev", "x", RoleRef::role("deployer"), vec![Subject::user("eve")]);
@@ -242,12 +253,12 @@ mod tests {
         let mut agg = ClusterRole::new("agg", vec![]);
         agg.aggregation_rule = Some(Default::default());
         // `*` on `*.*` holds `escalate` on clusterroles, so even the aggregationRule passes.
-        assert!(confirm_cluster_role_write(&authz, &UserInfo::new("ann", &[]), &agg, None).is_ok());
+        assert!(confirm_cluster_role_write(&authz, &UserInfo::new("ann", &[]), &agg, None, "").is_ok());
         authz.upsert_cluster_role(&ClusterRole::new(
             "resources-only",
             vec![PolicyRule::resource(&["get", "list"], &["*"], &["*"])],
         ));
-        let err = confirm_cluster_role_write(&authz, &UserInfo::new("ann", &[]), &agg, None).unwrap_err();
+        let err = confirm_cluster_role_write(&authz, &UserInfo::new("ann", &[]), &agg, None, "").unwrap_err();
         assert_eq!(
             err.to_string(),
             "clusterroles.rbac.authorization.k8s.io \"agg\" is forbidden: must have cluster-admin privileges to use the aggregationRule"

@@ -53,6 +53,10 @@ struct Escalation {
     groups: Vec<String>,
     write: Value,
     old: Option<Value>,
+    /// A create (POST to the collection: no name in the request); otherwise an update of the
+    /// written object's name.
+    #[serde(default)]
+    create: bool,
     allow: bool,
     message: Option<String>,
 }
@@ -124,11 +128,12 @@ fn suites() -> Vec<(String, Suite)> {
 
 fn check_escalation(authz: &Authorizer, e: &Escalation) -> Result<(), rbac::RbacError> {
     let user = UserInfo::impersonated(&e.user, &e.groups);
+    let request_name = if e.create { "" } else { e.write["metadata"]["name"].as_str().unwrap_or_default() };
     match e.write["kind"].as_str() {
-        Some("Role") => rbac::confirm_role_write(authz, &user, &typed(&e.write)),
+        Some("Role") => rbac::confirm_role_write(authz, &user, &typed(&e.write), request_name),
         Some("ClusterRole") => {
             let old: Option<ClusterRole> = e.old.as_ref().map(typed);
-            rbac::confirm_cluster_role_write(authz, &user, &typed(&e.write), old.as_ref())
+            rbac::confirm_cluster_role_write(authz, &user, &typed(&e.write), old.as_ref(), request_name)
         }
         Some("RoleBinding") => rbac::confirm_role_binding_write(authz, &user, &typed(&e.write)),
         Some("ClusterRoleBinding") => rbac::confirm_cluster_role_binding_write(authz, &user, &typed(&e.write)),

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use futures::{SinkExt, StreamExt};
-use kube_api::watch::HubSignal;
-use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx};
+use kube_api::storage::watch::HubSignal;
+use kube_api::{ClusterConfig, ClusterHandle, ClusterServer, Ctx, Target};
 use kubelet::channel::ServerFrame;
 use kubelet::{ExecMode, ExecOptions, ExecPolicy, ExecStatus, Message, PodSummary, Protocol, Runtime, serve_exec};
 use serde_json::{Value, json};
@@ -80,12 +80,12 @@ fn pod_template() -> Value {
 /// Creates the Deployment and waits until `REPLICAS` of its pods are Running.
 async fn deployment_running(env: &Env) -> Duration {
     let cluster = env.handle.cluster();
-    let mut subscription = cluster.watch_hub().subscribe(None).unwrap();
-    let deployments = cluster.resource("apps", "v1", "deployments").unwrap();
+    let mut subscription = cluster.objects().watch_hub().subscribe(None).unwrap();
+    let deployments = cluster.objects().resource("apps", "v1", "deployments").unwrap();
     let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "load", "namespace": "default"},
         "spec": {"replicas": REPLICAS, "selector": {"matchLabels": {"app": "load"}}, "template": pod_template()}});
     let start = Instant::now();
-    cluster.create(&deployments, "default", deployment, &mut admin()).await.unwrap();
+    cluster.objects().create(&Target::collection(&deployments, "default"), deployment, &mut admin()).await.unwrap();
     let mut running = HashSet::new();
     while running.len() < REPLICAS {
         match tokio::time::timeout(Duration::from_secs(120), subscription.live.recv()).await {
@@ -106,7 +106,7 @@ async fn deployment_running(env: &Env) -> Duration {
 /// Creates `REPLICAS` pods directly, 64 at a time.
 async fn pods_created(env: &Env) -> Duration {
     let cluster = env.handle.cluster();
-    let pods = cluster.resource("", "v1", "pods").unwrap();
+    let pods = cluster.objects().resource("", "v1", "pods").unwrap();
     let start = Instant::now();
     let results: Vec<_> = futures::stream::iter(0..REPLICAS)
         .map(|i| {
@@ -115,7 +115,7 @@ async fn pods_created(env: &Env) -> Duration {
             pod["kind"] = "Pod".into();
             pod["metadata"]["name"] = format!("load-{i}").into();
             let (cluster, pods) = (Arc::clone(cluster), Arc::clone(&pods));
-            async move { cluster.create(&pods, "default", pod, &mut admin()).await }
+            async move { cluster.objects().create(&Target::collection(&pods, "default"), pod, &mut admin()).await }
         })
         .buffer_unordered(64)
         .collect()
@@ -253,12 +253,12 @@ fn exec(c: &mut Criterion) {
     let (env, summary, connector) = rt.block_on(async {
         let env = start(1, true).await;
         let cluster = env.handle.cluster();
-        let pods = cluster.resource("", "v1", "pods").unwrap();
+        let pods = cluster.objects().resource("", "v1", "pods").unwrap();
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "box", "namespace": "default"},
             "spec": {"containers": [{"name": "app", "image": "busybox"}]}});
-        cluster.create(&pods, "default", pod, &mut admin()).await.unwrap();
+        cluster.objects().create(&Target::collection(&pods, "default"), pod, &mut admin()).await.unwrap();
         let running = loop {
-            let pod = cluster.get(&pods, "default", "box").await.unwrap();
+            let pod = cluster.objects().get(&Target::object(&pods, "default", "box")).await.unwrap();
             if pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running") {
                 break pod;
             }

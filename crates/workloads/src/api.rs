@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use kube_api::registry::ResourceDef;
-use kube_api::{Cluster, Ctx};
+use kube_api::{Ctx, Objects, Target};
 use kube_core::Status;
 use kube_core::params::DeleteOptions;
 use kube_patch::PatchType;
@@ -19,7 +19,7 @@ use crate::error::WorkloadsError;
 pub(crate) const SCHEDULER_USER: &str = "system:kube-scheduler";
 
 pub(crate) struct Api {
-    pub cluster: Arc<Cluster>,
+    pub objects: Arc<Objects>,
     pub pods: Arc<ResourceDef>,
     pub nodes: Arc<ResourceDef>,
     pub events: Arc<ResourceDef>,
@@ -31,13 +31,13 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    pub(crate) fn new(cluster: &Arc<Cluster>) -> Result<Self, WorkloadsError> {
+    pub(crate) fn new(objects: &Arc<Objects>) -> Result<Self, WorkloadsError> {
         let def = |group: &str, plural: &'static str| {
             let version = "v1";
-            cluster.resource(group, version, plural).ok_or(WorkloadsError::MissingResource { resource: plural })
+            objects.resource(group, version, plural).ok_or(WorkloadsError::MissingResource { resource: plural })
         };
         Ok(Self {
-            cluster: Arc::clone(cluster),
+            objects: Arc::clone(objects),
             pods: def("", "pods")?,
             nodes: def("", "nodes")?,
             events: def("", "events")?,
@@ -78,8 +78,8 @@ impl Api {
             body["metadata"].as_object_mut().map(|m| m.remove("namespace"));
         }
         let namespace = if def.namespaced { kube_core::meta::namespace(object) } else { "" };
-        self.cluster
-            .update(def, namespace, kube_core::meta::name(object), "status", body, ctx)
+        self.objects
+            .update(&Target::object(def, namespace, kube_core::meta::name(object)).subresource("status"), body, ctx)
             .await
             .map(|(stored, _)| stored)
     }
@@ -94,7 +94,10 @@ impl Api {
         ctx: &mut Ctx,
     ) -> Result<Value, Status> {
         let body = serde_json::to_vec(patch).expect("JSON values serialize");
-        self.cluster.patch(def, namespace, name, "", PatchType::Merge, &body, ctx).await.map(|(stored, _)| stored)
+        self.objects
+            .patch(&Target::object(def, namespace, name), PatchType::Merge, &body, ctx)
+            .await
+            .map(|(stored, _)| stored)
     }
 
     /// Deletes an object if it is still the one with `uid` (a newer object of the same name is
@@ -112,7 +115,10 @@ impl Api {
             ..Default::default()
         };
         let namespace = if def.namespaced { kube_core::meta::namespace(object) } else { "" };
-        self.cluster.delete(def, namespace, kube_core::meta::name(object), &options, ctx).await.map(|_| ())
+        self.objects
+            .delete(&Target::object(def, namespace, kube_core::meta::name(object)), &options, ctx)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -10,8 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use kube_api::Cluster;
-use kube_api::watch::HubSignal;
+use kube_api::storage::watch::HubSignal;
+use kube_api::{Objects, Target};
 use kube_core::meta;
 use kube_core::params::ListOptions;
 use serde_json::Value;
@@ -210,19 +210,19 @@ impl Cache {
 
     /// Follows the cluster until `api`'s cluster goes away.
     pub(crate) async fn run(self: Arc<Self>, api: Arc<Api>) {
-        let cluster: &Arc<Cluster> = &api.cluster;
-        let prefix = format!("/clusters/{}/registry/", cluster.name);
+        let objects: &Arc<Objects> = &api.objects;
+        let prefix = format!("/clusters/{}/registry/", objects.cluster());
         'relist: loop {
-            let Ok(mut subscription) = cluster.watch_hub().subscribe(None) else { return };
+            let Ok(mut subscription) = objects.watch_hub().subscribe(None) else { return };
             let mut listed = [0i64; 5];
             for kind in KINDS {
-                match cluster.list(api.def(kind), "", &ListOptions::default()).await {
+                match objects.list(&Target::collection(api.def(kind), ""), &ListOptions::default()).await {
                     Ok(list) => {
                         listed[kind.index()] = list.resource_version;
                         self.replace(kind, list.items);
                     }
                     Err(status) => {
-                        tracing::warn!(cluster = %cluster.name, ?kind, error = %status.message, "cannot list for the workload controllers; retrying");
+                        tracing::warn!(cluster = %objects.cluster(), ?kind, error = %status.message, "cannot list for the workload controllers; retrying");
                         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                         continue 'relist;
                     }

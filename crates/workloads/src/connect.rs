@@ -13,30 +13,23 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, WebSocketUpgrade};
 use axum::response::Response;
-use http::{Method, StatusCode, header};
-use kube_api::Cluster;
+use http::{Method, header};
 use kube_api::connect::{ConnectHandler, ConnectRequest};
+use kube_api::serve::responses::status_response;
+use kube_api::{Cluster, Objects, Target};
 use kube_core::Status;
 use kubelet::{KubeletError, PodExecQuery, PodLogQuery, PodSummary, Runtime};
 use serde_json::Value;
-
-/// The Status response kube-apiserver would send.
-fn status_response(status: &Status) -> Response {
-    let mut response = Response::new(Body::from(status.to_bytes()));
-    *response.status_mut() = StatusCode::from_u16(status.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    response
-}
 
 fn kubelet_error(err: &KubeletError) -> Response {
     status_response(&err.to_status())
 }
 
 /// The pod a connect request is about, as the API server reads it.
-async fn pod_of(cluster: &Cluster, namespace: &str, name: &str) -> Result<(Value, PodSummary), Response> {
-    let def = cluster.resource("", "v1", "pods").ok_or_else(|| status_response(&Status::not_found_path()))?;
-    let pod = cluster.get(&def, namespace, name).await.map_err(|s| status_response(&s))?;
-    let summary = PodSummary::from_object(&cluster.name, &pod)
+async fn pod_of(objects: &Objects, namespace: &str, name: &str) -> Result<(Value, PodSummary), Response> {
+    let def = objects.resource("", "v1", "pods").ok_or_else(|| status_response(&Status::not_found_path()))?;
+    let pod = objects.get(&Target::object(&def, namespace, name)).await.map_err(|s| status_response(&s))?;
+    let summary = PodSummary::from_object(objects.cluster(), &pod)
         .ok_or_else(|| status_response(&Status::internal("the stored pod has no name, namespace or uid")))?;
     Ok((pod, summary))
 }
@@ -49,7 +42,7 @@ pub(crate) struct Logs {
 #[async_trait]
 impl ConnectHandler for Logs {
     async fn connect(&self, request: ConnectRequest) -> Response {
-        let (_, summary) = match pod_of(&request.cluster, &request.namespace, &request.name).await {
+        let (_, summary) = match pod_of(&request.objects, &request.namespace, &request.name).await {
             Ok(found) => found,
             Err(response) => return response,
         };
@@ -86,7 +79,7 @@ pub(crate) struct Exec {
 #[async_trait]
 impl ConnectHandler for Exec {
     async fn connect(&self, request: ConnectRequest) -> Response {
-        let (_, summary) = match pod_of(&request.cluster, &request.namespace, &request.name).await {
+        let (_, summary) = match pod_of(&request.objects, &request.namespace, &request.name).await {
             Ok(found) => found,
             Err(response) => return response,
         };
@@ -130,7 +123,7 @@ pub(crate) struct Unsupported {
 #[async_trait]
 impl ConnectHandler for Unsupported {
     async fn connect(&self, request: ConnectRequest) -> Response {
-        if let Err(response) = pod_of(&request.cluster, &request.namespace, &request.name).await {
+        if let Err(response) = pod_of(&request.objects, &request.namespace, &request.name).await {
             return response;
         }
         let message = match self.what {

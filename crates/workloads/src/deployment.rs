@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use kube_api::Target;
 use kube_core::meta;
 use serde_json::{Map, Value, json};
 
@@ -236,7 +237,8 @@ impl Deployments {
                 let collisions = d.pointer("/status/collisionCount").and_then(Value::as_i64);
                 let hash = rollout::template_hash(d.pointer("/spec/template").unwrap_or(&Value::Null), collisions);
                 let rs = rollout::new_replica_set(d, &hash, initial, wanted, surge);
-                match self.api.cluster.create(&self.api.replicasets, namespace, rs, &mut ctx).await {
+                match self.api.objects.create(&Target::collection(&self.api.replicasets, namespace), rs, &mut ctx).await
+                {
                     Ok(created) => {
                         if initial > 0 {
                             self.event(
@@ -249,7 +251,12 @@ impl Deployments {
                     Err(status) if status.code == 409 => {
                         // A set of that name exists: ours (not seen yet), or a hash collision.
                         let name = format!("{}-{hash}", meta::name(d));
-                        let ours = match self.api.cluster.get(&self.api.replicasets, namespace, &name).await {
+                        let ours = match self
+                            .api
+                            .objects
+                            .get(&Target::object(&self.api.replicasets, namespace, &name))
+                            .await
+                        {
                             Ok(found) => {
                                 crate::cache::controller_uid(&found) == Some(meta::uid(d))
                                     && found.pointer("/spec/template").is_some_and(|t| {

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use kube_api::Target;
 use kube_core::meta;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -229,7 +230,12 @@ impl Recorder {
                 }
             }
             let namespace = event["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-            match recorder.api.cluster.create(&recorder.api.events, &namespace, event, &mut ctx).await {
+            match recorder
+                .api
+                .objects
+                .create(&Target::collection(&recorder.api.events, &namespace), event, &mut ctx)
+                .await
+            {
                 Ok(created) => {
                     *slot = Written { namespace, name: meta::name(&created).to_string(), count: 1 };
                 }

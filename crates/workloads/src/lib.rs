@@ -84,7 +84,7 @@ impl Workloads {
 /// and its `pods/log` and `pods/exec` handlers. Returns once the controllers have seen the
 /// cluster's current objects (pods that ran before a restart are being started again).
 pub async fn install(cluster: &Arc<Cluster>, config: WorkloadsConfig) -> Result<Workloads, WorkloadsError> {
-    let api = Arc::new(api::Api::new(cluster)?);
+    let api = Arc::new(api::Api::new(cluster.objects())?);
     let pool = nodes::NodePoolState::new(config.node_pool);
     nodes::register(&api, &pool).await?;
 
@@ -92,7 +92,7 @@ pub async fn install(cluster: &Arc<Cluster>, config: WorkloadsConfig) -> Result<
     let recorder = events::Recorder::new(Arc::clone(&api));
     let scheduler = scheduler::Scheduler::new(Arc::clone(&api), Arc::clone(&cache), Arc::clone(&recorder));
     scheduler.watch();
-    cluster.add_admission_hook(Arc::new(scheduler.binding_hook()));
+    cluster.objects().add_admission_hook(Arc::new(scheduler.binding_hook()));
     let kubelet = lifecycle::Kubelet::new(
         Arc::clone(&api),
         Arc::clone(&cache),

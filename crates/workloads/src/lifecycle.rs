@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kube_api::Target;
 use kube_core::meta;
 use kubelet::{ContainerSpec, ContainerState, PodRef, Runtime, Sandbox, Terminated};
 use serde_json::{Value, json};
@@ -138,7 +139,7 @@ impl Kubelet {
             (secrets, &self.api.secrets, &mut sources.secrets),
         ] {
             for name in names {
-                let found = self.api.cluster.get(def, namespace, &name).await.ok();
+                let found = self.api.objects.get(&Target::object(def, namespace, &name)).await.ok();
                 map.insert(name, found);
             }
         }
@@ -489,7 +490,7 @@ impl Worker {
             })
             .unwrap_or_default();
         let pod_ref = PodRef {
-            cluster: kubelet.api.cluster.name.clone(),
+            cluster: kubelet.api.objects.cluster().to_string(),
             namespace: meta::namespace(pod).to_string(),
             name: meta::name(pod).to_string(),
             uid: meta::uid(pod).to_string(),

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use kube_api::Target;
 use kube_core::meta;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -357,7 +358,7 @@ fn uuid_like(bytes: &[u8; 16]) -> String {
 /// Registers the pool's nodes (creating missing ones, refreshing the status of the others) and
 /// removes the nodes of this node group the pool no longer has.
 pub(crate) async fn register(api: &Api, state: &NodePoolState) -> Result<(), WorkloadsError> {
-    let cluster = &api.cluster;
+    let objects = &api.objects;
     let now = Utc::now();
     for member in &state.members {
         let error = |status: kube_core::Status| WorkloadsError::RegisterNode {
@@ -365,15 +366,15 @@ pub(crate) async fn register(api: &Api, state: &NodePoolState) -> Result<(), Wor
             status: Box::new(status),
         };
         let mut ctx = api::kubelet(&member.name);
-        match cluster.get(&api.nodes, "", &member.name).await {
+        match objects.get(&Target::object(&api.nodes, "", &member.name)).await {
             Ok(existing) => {
                 let status =
-                    node_status(&state.pool, member, &cluster.name, &state.boot_id, existing.get("status"), now);
+                    node_status(&state.pool, member, objects.cluster(), &state.boot_id, existing.get("status"), now);
                 api.write_status(&api.nodes, &existing, status, &mut ctx).await.map_err(error)?;
             }
             Err(status) if status.code == 404 => {
-                let object = node_object(&state.pool, member, &cluster.name, &state.boot_id, now);
-                match cluster.create(&api.nodes, "", object, &mut ctx).await {
+                let object = node_object(&state.pool, member, objects.cluster(), &state.boot_id, now);
+                match objects.create(&Target::collection(&api.nodes, ""), object, &mut ctx).await {
                     Ok(_) => {}
                     Err(status) if status.code == 409 => {}
                     Err(status) => return Err(error(status)),
@@ -382,8 +383,8 @@ pub(crate) async fn register(api: &Api, state: &NodePoolState) -> Result<(), Wor
             Err(status) => return Err(error(status)),
         }
     }
-    let list = cluster
-        .list(&api.nodes, "", &kube_core::params::ListOptions::default())
+    let list = objects
+        .list(&Target::collection(&api.nodes, ""), &kube_core::params::ListOptions::default())
         .await
         .map_err(|status| WorkloadsError::RegisterNode { node: "(list)".into(), status: Box::new(status) })?;
     for node in list.items {
@@ -445,8 +446,14 @@ async fn sync_node(api: &Api, cache: &Cache, state: &NodePoolState, name: &str) 
     match cache.get(Kind::Node, &ObjectKey::new("", name)) {
         Some(node) => {
             if let Some(member) = state.member(name) {
-                let status =
-                    node_status(&state.pool, member, &api.cluster.name, &state.boot_id, node.get("status"), Utc::now());
+                let status = node_status(
+                    &state.pool,
+                    member,
+                    api.objects.cluster(),
+                    &state.boot_id,
+                    node.get("status"),
+                    Utc::now(),
+                );
                 if let Err(status) = api.write_status(&api.nodes, &node, status, &mut api::kubelet(name)).await {
                     tracing::debug!(node = name, error = %status.message, "cannot post the node status");
                 }

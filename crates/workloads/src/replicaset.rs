@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use kube_api::Target;
 use kube_core::meta;
 use kube_core::selector::LabelSelector;
 use serde_json::{Map, Value, json};
@@ -266,7 +267,10 @@ impl ReplicaSets {
                     let pod = template.clone();
                     async move {
                         let mut ctx = api::controller(COMPONENT);
-                        self.api.cluster.create(&self.api.pods, meta::namespace(rs), pod, &mut ctx).await
+                        self.api
+                            .objects
+                            .create(&Target::collection(&self.api.pods, meta::namespace(rs)), pod, &mut ctx)
+                            .await
                     }
                 })
                 .buffer_unordered(CONCURRENT_WRITES)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube_api::{Cluster, ClusterConfig, ClusterHandle, ClusterServer, Ctx};
+use kube_api::{Cluster, ClusterConfig, ClusterHandle, ClusterServer, Ctx, Target};
 use kube_core::params::{DeleteOptions, ListOptions};
 use kubelet::{ExecMode, ExecPolicy, Runtime};
 use serde_json::{Value, json};
@@ -54,18 +54,18 @@ fn admin() -> Ctx {
 }
 
 async fn list(cluster: &Cluster, plural: &str, group: &str, selector: &str) -> Vec<Value> {
-    let def = cluster.resource(group, "v1", plural).unwrap();
+    let def = cluster.objects().resource(group, "v1", plural).unwrap();
     let mut options = ListOptions::default();
     if !selector.is_empty() {
         options.label_selector = kube_core::selector::LabelSelector::parse(selector).unwrap();
     }
-    cluster.list(&def, "default", &options).await.unwrap().items
+    cluster.objects().list(&Target::collection(&def, "default"), &options).await.unwrap().items
 }
 
 async fn get(cluster: &Cluster, plural: &str, group: &str, name: &str) -> Option<Value> {
-    let def = cluster.resource(group, "v1", plural).unwrap();
+    let def = cluster.objects().resource(group, "v1", plural).unwrap();
     let namespace = if def.namespaced { "default" } else { "" };
-    cluster.get(&def, namespace, name).await.ok()
+    cluster.objects().get(&Target::object(&def, namespace, name)).await.ok()
 }
 
 /// Polls `check` until it returns Some, for up to `seconds`.
@@ -142,8 +142,12 @@ async fn nodes_are_registered_ready() {
 async fn a_deployment_runs_scales_rolls_out_and_rolls_back() {
     let env = start(2, "cpu=4,memory=16Gi,pods=110").await;
     let cluster = env.cluster();
-    let deployments = cluster.resource("apps", "v1", "deployments").unwrap();
-    cluster.create(&deployments, "default", deployment("web", 3, "nginx:1.27"), &mut admin()).await.unwrap();
+    let deployments = cluster.objects().resource("apps", "v1", "deployments").unwrap();
+    cluster
+        .objects()
+        .create(&Target::collection(&deployments, "default"), deployment("web", 3, "nginx:1.27"), &mut admin())
+        .await
+        .unwrap();
     let pods = running_pods(cluster, "app=web", 3).await;
     for pod in &pods {
         assert!(pod["spec"]["nodeName"].as_str().unwrap().starts_with("ip-192-168-"), "{pod}");
@@ -168,13 +172,15 @@ async fn a_deployment_runs_scales_rolls_out_and_rolls_back() {
     // Scale up and down.
     let patch = |replicas: i64| serde_json::to_vec(&json!({"spec": {"replicas": replicas}})).unwrap();
     cluster
-        .patch(&deployments, "default", "web", "", kube_patch::PatchType::Merge, &patch(5), &mut admin())
+        .objects()
+        .patch(&Target::object(&deployments, "default", "web"), kube_patch::PatchType::Merge, &patch(5), &mut admin())
         .await
         .unwrap();
     running_pods(cluster, "app=web", 5).await;
     deployment_done(cluster, "web", 5).await;
     cluster
-        .patch(&deployments, "default", "web", "", kube_patch::PatchType::Merge, &patch(2), &mut admin())
+        .objects()
+        .patch(&Target::object(&deployments, "default", "web"), kube_patch::PatchType::Merge, &patch(2), &mut admin())
         .await
         .unwrap();
     running_pods(cluster, "app=web", 2).await;
@@ -186,7 +192,13 @@ async fn a_deployment_runs_scales_rolls_out_and_rolls_back() {
     )
     .unwrap();
     cluster
-        .patch(&deployments, "default", "web", "", kube_patch::PatchType::StrategicMerge, &image, &mut admin())
+        .objects()
+        .patch(
+            &Target::object(&deployments, "default", "web"),
+            kube_patch::PatchType::StrategicMerge,
+            &image,
+            &mut admin(),
+        )
         .await
         .unwrap();
     let d = deployment_done(cluster, "web", 2).await;
@@ -203,7 +215,11 @@ async fn a_deployment_runs_scales_rolls_out_and_rolls_back() {
     let mut template = template;
     template["metadata"]["labels"].as_object_mut().unwrap().remove("pod-template-hash");
     let undo = serde_json::to_vec(&json!([{"op": "replace", "path": "/spec/template", "value": template}])).unwrap();
-    cluster.patch(&deployments, "default", "web", "", kube_patch::PatchType::Json, &undo, &mut admin()).await.unwrap();
+    cluster
+        .objects()
+        .patch(&Target::object(&deployments, "default", "web"), kube_patch::PatchType::Json, &undo, &mut admin())
+        .await
+        .unwrap();
     let d = deployment_done(cluster, "web", 2).await;
     assert_eq!(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "3");
     let back = get(cluster, "replicasets", "apps", &first_set).await.unwrap();
@@ -218,15 +234,31 @@ async fn a_deployment_runs_scales_rolls_out_and_rolls_back() {
 async fn containers_follow_their_restart_policy() {
     let env = start(1, "").await;
     let cluster = env.cluster();
-    let pods = cluster.resource("", "v1", "pods").unwrap();
+    let pods = cluster.objects().resource("", "v1", "pods").unwrap();
     let pod = |name: &str, policy: &str, script: &str| {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"restartPolicy": policy, "containers": [{"name": "app", "image": "busybox",
                 "command": ["sh", "-c", script], "env": [{"name": "WHO", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}]}})
     };
-    cluster.create(&pods, "default", pod("fails", "Never", "echo bye from $WHO; exit 3"), &mut admin()).await.unwrap();
-    cluster.create(&pods, "default", pod("done", "OnFailure", "echo done"), &mut admin()).await.unwrap();
-    cluster.create(&pods, "default", pod("crash", "Always", "exit 1"), &mut admin()).await.unwrap();
+    cluster
+        .objects()
+        .create(
+            &Target::collection(&pods, "default"),
+            pod("fails", "Never", "echo bye from $WHO; exit 3"),
+            &mut admin(),
+        )
+        .await
+        .unwrap();
+    cluster
+        .objects()
+        .create(&Target::collection(&pods, "default"), pod("done", "OnFailure", "echo done"), &mut admin())
+        .await
+        .unwrap();
+    cluster
+        .objects()
+        .create(&Target::collection(&pods, "default"), pod("crash", "Always", "exit 1"), &mut admin())
+        .await
+        .unwrap();
     let failed = wait_for(20, "pod fails to fail", || async {
         get(cluster, "pods", "", "fails").await.filter(|p| phase(p) == "Failed")
     })
@@ -275,10 +307,10 @@ async fn containers_follow_their_restart_policy() {
 async fn unschedulable_pods_wait_with_the_reason_and_deletion_is_graceful() {
     let env = start(2, "cpu=1,memory=4Gi,pods=10").await;
     let cluster = env.cluster();
-    let pods = cluster.resource("", "v1", "pods").unwrap();
+    let pods = cluster.objects().resource("", "v1", "pods").unwrap();
     let big = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "big", "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "2"}}}]}});
-    cluster.create(&pods, "default", big, &mut admin()).await.unwrap();
+    cluster.objects().create(&Target::collection(&pods, "default"), big, &mut admin()).await.unwrap();
     let pending = wait_for(10, "the scheduler's verdict", || async {
         get(cluster, "pods", "", "big").await.filter(|p| {
             p["status"]["conditions"].as_array().is_some_and(|c| c.iter().any(|c| c["reason"] == "Unschedulable"))
@@ -308,13 +340,17 @@ async fn unschedulable_pods_wait_with_the_reason_and_deletion_is_graceful() {
     let stubborn = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stubborn", "namespace": "default"},
         "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox",
             "command": ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]}]}});
-    cluster.create(&pods, "default", stubborn, &mut admin()).await.unwrap();
+    cluster.objects().create(&Target::collection(&pods, "default"), stubborn, &mut admin()).await.unwrap();
     wait_for(20, "stubborn running", || async {
         get(cluster, "pods", "", "stubborn").await.filter(|p| phase(p) == "Running")
     })
     .await;
     let started = std::time::Instant::now();
-    cluster.delete(&pods, "default", "stubborn", &DeleteOptions::default(), &mut admin()).await.unwrap();
+    cluster
+        .objects()
+        .delete(&Target::object(&pods, "default", "stubborn"), &DeleteOptions::default(), &mut admin())
+        .await
+        .unwrap();
     let terminating = get(cluster, "pods", "", "stubborn").await.expect("still there during its grace period");
     assert!(terminating["metadata"]["deletionTimestamp"].is_string());
     wait_for(20, "stubborn gone", || async { get(cluster, "pods", "", "stubborn").await.is_none().then_some(()) })
@@ -341,11 +377,11 @@ async fn shutdown_stops_the_clusters_containers_and_removes_their_sandboxes() {
     let cluster = handle.cluster();
     let node = get(cluster, "nodes", "", "ip-192-168-0-10.eu-west-1.compute.internal").await;
     assert!(node.is_some(), "the pool is registered");
-    let pods = cluster.resource("", "v1", "pods").unwrap();
+    let pods = cluster.objects().resource("", "v1", "pods").unwrap();
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
         "spec": {"containers": [{"name": "c", "image": "busybox",
             "command": ["sh", "-c", format!("echo $$ > {}; exec sleep 3600", pid_file.display())]}]}});
-    cluster.create(&pods, "default", pod, &mut admin()).await.unwrap();
+    cluster.objects().create(&Target::collection(&pods, "default"), pod, &mut admin()).await.unwrap();
     wait_for(20, "the pod running", || async { get(cluster, "pods", "", "p").await.filter(|p| phase(p) == "Running") })
         .await;
     let pods_of = runtime.pods_of("hooked");

@@ -3,12 +3,8 @@
 
 use kube_core::table::Printer;
 
+use super::resource::{ResourceDef, STANDARD_VERBS, Storage, SubresourceDef};
 use super::strategy::{self, Strategy};
-use super::{ResourceDef, Storage, SubresourceDef};
-
-/// The verbs of an ordinary stored resource, in discovery's order.
-pub const STANDARD_VERBS: &[&str] =
-    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
 struct Entry {
     group: &'static str,

@@ -7,9 +7,9 @@ use kube_core::meta;
 use kube_core::table::Printer;
 use serde_json::{Value, json};
 
-use super::builtin::STANDARD_VERBS;
+use super::resource::STANDARD_VERBS;
+use super::resource::{CustomInfo, ResourceDef, Storage, SubresourceDef};
 use super::strategy::{self, Strategy, default_at};
-use super::{CustomInfo, ResourceDef, Storage, SubresourceDef};
 
 /// The finalizer that keeps a deleted CRD until its custom resources are gone.
 pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";

@@ -8,120 +8,29 @@
 
 pub mod builtin;
 pub mod crd;
+pub mod kinds;
+pub mod names;
+mod resource;
+mod schemas;
 pub mod strategy;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use kube_core::table::Printer;
-use kube_core::{GroupKind, GroupResource};
+use arc_swap::ArcSwap;
+use kube_schema::openapi::OpenApiV3;
 use serde_json::Value;
 
+pub use resource::{CustomInfo, ResourceDef, STANDARD_VERBS, Storage, SubresourceDef};
 pub use strategy::Strategy;
 
-/// A subresource of a served resource, as discovery lists it.
-#[derive(Clone, Debug)]
-pub struct SubresourceDef {
-    pub name: String,
-    /// The kind its requests and responses carry.
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub verbs: Vec<String>,
-}
-
-/// How a resource's objects live.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Storage {
-    /// Stored under `<group>/<resource>` in the cluster's registry prefix (events.k8s.io events
-    /// share core events' storage).
-    Stored { group: String, resource: String },
-    /// Create-only reviews that are answered, never stored (SubjectAccessReview, TokenReview, ...).
-    Review,
-}
-
-/// What the server knows of a custom resource beyond the common facts.
-#[derive(Clone, Debug)]
-pub struct CustomInfo {
-    /// The version's `openAPIV3Schema`.
-    pub schema: Option<Value>,
-    /// `subresources.status` is on.
-    pub status: bool,
-    /// `subresources.scale`: (specReplicasPath, statusReplicasPath, labelSelectorPath).
-    pub scale: Option<(String, String, Option<String>)>,
-    /// The CRD's name, for discovery hashing and ownership.
-    pub crd_name: String,
-    /// Whether this is the storage version.
-    pub storage_version: bool,
-}
-
-/// One served resource: a group, version and plural resource name with everything the server
-/// needs to serve it.
-#[derive(Clone)]
-pub struct ResourceDef {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub plural: String,
-    pub singular: String,
-    pub namespaced: bool,
-    pub short_names: Vec<String>,
-    pub categories: Vec<String>,
-    pub verbs: Vec<String>,
-    pub subresources: Vec<SubresourceDef>,
-    pub storage: Storage,
-    pub strategy: Strategy,
-    pub printer: Printer,
-    /// `Some` for a custom resource.
-    pub custom: Option<CustomInfo>,
-}
-
-impl std::fmt::Debug for ResourceDef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ResourceDef({}/{} {})", self.group, self.version, self.plural)
-    }
-}
-
-impl ResourceDef {
-    pub fn group_resource(&self) -> GroupResource {
-        GroupResource::new(&self.group, &self.plural)
-    }
-
-    pub fn group_kind(&self) -> GroupKind {
-        GroupKind::new(&self.group, &self.kind)
-    }
-
-    pub fn api_version(&self) -> String {
-        kube_core::meta::api_version(&self.group, &self.version)
-    }
-
-    pub fn list_kind(&self) -> String {
-        format!("{}List", self.kind)
-    }
-
-    pub fn has_verb(&self, verb: &str) -> bool {
-        self.verbs.iter().any(|v| v == verb)
-    }
-
-    pub fn subresource(&self, name: &str) -> Option<&SubresourceDef> {
-        self.subresources.iter().find(|s| s.name == name)
-    }
-
-    /// Whether the resource is stored (and so can be listed and watched).
-    pub fn is_stored(&self) -> bool {
-        matches!(self.storage, Storage::Stored { .. })
-    }
-
-    /// Whether a `status` subresource separates spec from status writes.
-    pub fn has_status(&self) -> bool {
-        self.subresource("status").is_some()
-    }
-}
-
 /// The resources a cluster serves: the built-in table plus the custom resources of its
-/// established CRDs. Reads take a snapshot (an `Arc`), so a CRD change never blocks requests.
+/// established CRDs. Reads take a snapshot (an `Arc`, swapped whole when a CRD changes), so a CRD
+/// change never blocks requests.
 pub struct Registry {
-    snapshot: RwLock<Arc<Snapshot>>,
+    snapshot: ArcSwap<Snapshot>,
+    /// Serializes the swaps (CRDs are few and rarely written).
+    writer: Mutex<()>,
 }
 
 /// An immutable view of the registry.
@@ -131,8 +40,13 @@ pub struct Snapshot {
     pub resources: Vec<Arc<ResourceDef>>,
     by_path: HashMap<(String, String, String), Arc<ResourceDef>>,
     by_kind: HashMap<(String, String), Arc<ResourceDef>>,
-    /// A counter bumped on every change (discovery and OpenAPI caches key on it).
+    /// A counter bumped on every change (the discovery cache keys on it).
     pub generation: u64,
+    /// The OpenAPI v3 documents of these resources, built on first use.
+    openapi: OnceLock<Arc<OpenApiV3>>,
+    /// Component schemas of a group-version's document (`api/v1`, `apis/apps/v1`), parsed back
+    /// on first use for unknown-field checks.
+    components: Mutex<HashMap<String, Arc<serde_json::Map<String, Value>>>>,
 }
 
 impl Snapshot {
@@ -146,7 +60,7 @@ impl Snapshot {
                 by_kind.entry((def.group.clone(), def.kind.clone())).or_insert_with(|| def.clone());
             }
         }
-        Snapshot { resources, by_path, by_kind, generation }
+        Snapshot { resources, by_path, by_kind, generation, ..Default::default() }
     }
 
     /// The resource served at `/api[s]/<group>/<version>/.../<plural>`.
@@ -200,18 +114,18 @@ impl Registry {
     /// The built-in resources only.
     pub fn new() -> Registry {
         let resources = builtin::table().into_iter().map(Arc::new).collect();
-        Registry { snapshot: RwLock::new(Arc::new(Snapshot::build(resources, 1))) }
+        Registry { snapshot: ArcSwap::from_pointee(Snapshot::build(resources, 1)), writer: Mutex::new(()) }
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.snapshot.load_full()
     }
 
     /// Replace the custom resources of CRD `crd_name` with `defs` (empty: remove them).
     /// Returns whether the served set may have changed (discovery and OpenAPI are rebuilt).
     pub fn set_custom(&self, crd_name: &str, defs: Vec<ResourceDef>) -> bool {
-        let mut guard = self.snapshot.write().unwrap_or_else(|p| p.into_inner());
-        let current = guard.clone();
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.snapshot.load_full();
         let mut resources: Vec<Arc<ResourceDef>> = current
             .resources
             .iter()
@@ -221,7 +135,7 @@ impl Registry {
         let changed = !defs.is_empty() || resources.len() != current.resources.len();
         resources.extend(defs.into_iter().map(Arc::new));
         if changed {
-            *guard = Arc::new(Snapshot::build(resources, current.generation + 1));
+            self.snapshot.store(Arc::new(Snapshot::build(resources, current.generation + 1)));
         }
         changed
     }

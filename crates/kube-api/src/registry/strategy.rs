@@ -237,7 +237,7 @@ fn add_service_account_volume(spec: &mut Value) {
     if containers.iter().any(mounted) {
         return;
     }
-    let name = format!("kube-api-access-{}", crate::names::random_suffix());
+    let name = format!("kube-api-access-{}", crate::registry::names::random_suffix());
     let volume = json!({
         "name": name,
         "projected": {
