@@ -3,10 +3,9 @@
 //! omitStages), impersonation recorded, 401s audited, watch stages, no secret material anywhere,
 //! and rotation by size.
 
-#[path = "access_common.rs"]
-mod access_common;
+mod common;
 
-use access_common::*;
+use common::access::*;
 
 fn events_where(rampart: &Rampart, pred: impl Fn(&serde_json::Value) -> bool) -> Vec<serde_json::Value> {
     // The writer thread flushes right after each batch; give it a moment.

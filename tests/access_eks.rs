@@ -3,9 +3,9 @@
 //! kubectl through `aws eks get-token`; their audit lines carry the IAM ARN and access key ID,
 //! never the token.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 const ROLE: &str = r#"apiVersion: rbac.authorization.k8s.io/v1
 kind: Role

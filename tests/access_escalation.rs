@@ -2,10 +2,9 @@
 //! namespace but holds only some permissions cannot grant more (create, apply, patch, server dry
 //! run), gets Kubernetes' message, and nothing is stored; `escalate` and `bind` lift the checks.
 
-#[path = "access_common.rs"]
-mod access_common;
+mod common;
 
-use access_common::*;
+use common::access::*;
 
 /// `dev` may manage roles and bindings in `default` and list pods, nothing more.
 const RBAC_MANAGER: &str = r#"apiVersion: rbac.authorization.k8s.io/v1

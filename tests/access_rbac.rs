@@ -4,10 +4,9 @@
 //! policy (discovery, can-i and whoami for every authenticated user), its reconciliation after a
 //! restart, and ClusterRole aggregation; impersonation allowed, denied and malformed.
 
-#[path = "access_common.rs"]
-mod access_common;
+mod common;
 
-use access_common::*;
+use common::access::*;
 
 /// The tutorial's Role and RoleBinding (the README's quickstart files).
 const ROLE: &str =

@@ -3,10 +3,9 @@
 //! RBAC's reason, SelfSubjectRulesReview's evaluationError, TokenReview of a service-account
 //! token, and the Invalid / BadRequest answers to empty specs, as kube-apiserver 1.32 gives them.
 
-#[path = "access_common.rs"]
-mod access_common;
+mod common;
 
-use access_common::*;
+use common::access::*;
 
 fn create(rampart: &Rampart, manifest: &str) -> Output {
     admin_stdin(rampart, &["create", "-f", "-", "-o", "json"], manifest)

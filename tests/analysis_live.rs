@@ -4,9 +4,9 @@
 //! same commands replayed successfully; `rampart lint --kubeconfig` reading the live cluster
 //! (and its access entries with `--cluster-name`).
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/eks-user";
 

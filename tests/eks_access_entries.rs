@@ -4,9 +4,9 @@
 //! scopes (with a `*` pattern) enforced on the next request, access entries winning over aws-auth,
 //! and aws-auth ignored in API mode.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 const VIEW: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy";
 const EDIT: &str = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy";

@@ -4,9 +4,9 @@
 //! own API (endpoint, CA, objects), clusters and endpoints surviving a restart, and IAM deciding
 //! every EKS call.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 fn ca_of(kubeconfig: &str) -> String {
     kubeconfig.lines().find_map(|l| l.trim().strip_prefix("certificate-authority-data: ")).unwrap().to_string()

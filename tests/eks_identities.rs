@@ -6,9 +6,9 @@
 //! with the key and line (`--dry-run=server` too); the tutorial's IAM user mapped without
 //! groups, decided by RBAC alone, and what `kubectl auth whoami` shows for it.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 #[test]
 fn an_iam_user_is_refused_until_aws_auth_maps_it_and_edits_take_effect_at_once() {

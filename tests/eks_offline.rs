@@ -4,9 +4,9 @@
 //! the IAM principals `rampart who-can` lists — over an aws-auth ConfigMap, access entries in
 //! Rampart's export form and in the aws CLI's output, and RBAC manifests.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 const AWS_AUTH: &str = r#"apiVersion: v1
 kind: ConfigMap

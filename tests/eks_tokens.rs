@@ -3,9 +3,9 @@
 //! signature, another action, an unknown key, an inactive key, a deleted user. Each is the 401
 //! kubectl prints and one authenticator log line naming the failed check, never the token.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 /// `kubectl get ns` with `token` (not through the exec plugin).
 fn with_token(rampart: &Rampart, token: &str) -> Output {

@@ -3,9 +3,9 @@
 //! through the webhook kubeconfigs `rampart serve --webhook-listen` writes (a client
 //! certificate is required).
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 use serde_json::Value;
 
 /// POSTs `body` with the server, CA and client certificate of `DIR/webhook/<kubeconfig>` (or

@@ -3,12 +3,11 @@
 //! `KUBE_EDITOR`, patch of every type, scale, and delete with `--wait`, finalizers and
 //! `--cascade` (background, foreground, orphan) through garbage collection.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
 use std::time::Duration;
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 const ROLE: &str = "apiVersion: rbac.authorization.k8s.io/v1
 kind: Role

@@ -3,10 +3,9 @@
 //! created, listed with their printer columns, validated and pruned by their schema, patched,
 //! scaled, watched, and deleted with the CRD.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 const CRD: &str = r#"
 apiVersion: apiextensions.k8s.io/v1

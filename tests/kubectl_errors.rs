@@ -3,10 +3,9 @@
 //! AlreadyExists, Conflict, NotFound, MethodNotAllowed, Forbidden (a service-account user, not in
 //! system:masters), Unauthorized; namespace lifecycle; who am I and can-i.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 #[test]
 fn bad_bodies_are_refused_and_nothing_is_stored() {

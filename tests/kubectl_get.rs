@@ -3,10 +3,9 @@
 //! columns kube-apiserver prints, plus `-o yaml|json|name|wide`, `--show-labels`, `-A` and
 //! `api-resources` / `version`.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 #[test]
 fn a_new_cluster_reports_1_32_and_has_the_default_namespaces() {

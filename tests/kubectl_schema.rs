@@ -3,10 +3,9 @@
 //! serves them), and the generators and `auth` commands sending Protobuf bodies that the server
 //! decodes into the same objects JSON would have made.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 #[test]
 fn explain_prints_the_published_schemas() {

@@ -2,10 +2,9 @@
 //! dispatcher (1.27, 1.30, 1.33): each negotiates discovery its own way (aggregated v2, v2beta1 or
 //! legacy), sends Protobuf from its generators and reads OpenAPI v3 for apply and explain.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 fn everyday_flow(minor: u32) {
     let rampart = Rampart::start();

@@ -2,15 +2,14 @@
 //! `-o name`), raw watches from a resourceVersion (only later changes), and selectors turning
 //! changes into ADDED/DELETED as objects enter or leave them.
 
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kubectl_common::*;
+use common::kubectl::*;
 
 /// A background kubectl whose output lines arrive on a channel.
 struct Watching {

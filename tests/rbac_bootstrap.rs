@@ -3,10 +3,9 @@
 //! accounts are listed, the roles of controllers gated off in 1.32 are not, and the server's RBAC
 //! answers the controllers' questions as `rampart auth can-i` does offline over the same policy.
 
-#[path = "access_common.rs"]
-mod access_common;
+mod common;
 
-use access_common::*;
+use common::access::*;
 
 #[test]
 fn the_controllers_roles_are_served_and_answer_as_offline() {

@@ -3,9 +3,9 @@
 //! temporary HOME, asserting what each command prints — the denials before the role is extended
 //! as well as the answers after. If this test changes, the README's quickstart changes with it.
 
-mod eks_common;
+mod common;
 
-use eks_common::*;
+use common::eks::*;
 
 const USER_ARN: &str = "arn:aws:iam::123456789012:user/eks-user";
 

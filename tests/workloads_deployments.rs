@@ -4,10 +4,9 @@
 //! `describe pod` and `get events` show, cascading deletion, and pods that outlive a restart
 //! of Rampart.
 
-#[path = "workloads_common.rs"]
-mod workloads_common;
+mod common;
 
-use workloads_common::*;
+use common::workloads::*;
 
 #[test]
 fn a_deployment_runs_scales_rolls_out_and_rolls_back() {

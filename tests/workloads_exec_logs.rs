@@ -5,14 +5,13 @@
 //! (a container not in the pod, attach, port-forward, `--exec=off`), and a user bound by RBAC:
 //! forbidden without the subresources, `logs`, `exec` and `exec -it` once a Role grants them.
 
-#[path = "workloads_common.rs"]
-mod workloads_common;
+mod common;
 
 use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use workloads_common::*;
+use common::workloads::*;
 
 /// Runs a pod with a busybox-style command and waits for it to run.
 fn run_pod(rampart: &Rampart, name: &str, script: &str) {

@@ -3,11 +3,11 @@
 //! `pods/log` and `pods/exec`, and that user running `kubectl logs` and `kubectl exec` through
 //! the `aws eks get-token` exec plugin — forbidden before the binding, allowed after it.
 
-mod eks_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use eks_common::*;
+use common::eks::*;
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);

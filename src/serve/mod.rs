@@ -7,7 +7,6 @@
 //! `shared` chooses the store and keeps replicas on one etcd in agreement.
 
 mod aws;
-#[path = "../config.rs"]
 mod config;
 mod eks;
 mod kube;

@@ -2,8 +2,15 @@
 //! fresh data directory and a fresh HOME, then drive it with the real `kubectl` and `aws`.
 //!
 //! The real clients are required: a missing one fails the test loudly, it is never skipped.
+//! The helpers one family of test files shares are the submodules, each re-exporting the harness:
+//! `access`, `eks`, `kubectl` and `workloads` (`use common::eks::*`).
 
 #![allow(dead_code)]
+
+pub mod access;
+pub mod eks;
+pub mod kubectl;
+pub mod workloads;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

@@ -18,10 +18,11 @@ use iam::condition::ContextKeys;
 use iam::{Caller, RequestEnv};
 use sigv4::{SigV4Error, SignedRequest, Verifier};
 
+use crate::call::Call;
 use crate::error::{AwsError, set_headers};
 use crate::params::Params;
 use crate::service::{CallerLookup, IamHandle, IamService};
-use crate::xml::{IAM_NAMESPACE, STS_NAMESPACE, Xml};
+use crate::xml::{IAM_NAMESPACE, STS_NAMESPACE};
 use crate::{iam_api, sts_api};
 
 /// The largest request body accepted.
@@ -65,7 +66,9 @@ pub trait RestService: Send + Sync + 'static {
     async fn handle(&self, request: RestRequest) -> Response;
 }
 
-fn authorize(
+/// Decides `action` on `resource` for `caller` with IAM's policy evaluation, the request's
+/// condition keys plus `extra`'s.
+pub(crate) fn authorize(
     iam: &IamHandle,
     caller: &Caller,
     env: &RequestEnv,
@@ -86,45 +89,6 @@ pub struct AwsApi {
     iam: IamService,
     verifier: Verifier,
     rest: HashMap<&'static str, Arc<dyn RestService>>,
-}
-
-/// One Query-protocol call on its way through its handler.
-pub(crate) struct Call<'a> {
-    pub api: &'a AwsApi,
-    pub caller: Caller,
-    pub params: Params,
-    pub env: RequestEnv,
-    pub action: String,
-    pub request_id: String,
-}
-
-impl Call<'_> {
-    pub fn account(&self) -> String {
-        self.caller.account().to_string()
-    }
-
-    pub fn authorize(&self, action: &str, resource: &str) -> Result<(), AwsError> {
-        self.authorize_with(action, resource, |_| {})
-    }
-
-    pub fn authorize_with(
-        &self,
-        action: &str,
-        resource: &str,
-        extra: impl FnOnce(&mut ContextKeys),
-    ) -> Result<(), AwsError> {
-        authorize(&self.api.iam.handle(), &self.caller, &self.env, action, resource, extra)
-    }
-
-    /// The response of this call, its result written by `write`.
-    pub fn respond(&self, namespace: &str, write: &dyn Fn(&mut Xml)) -> String {
-        Xml::response(&self.action, namespace, &self.request_id, Some(write))
-    }
-
-    /// The response of a call without output.
-    pub fn respond_empty(&self, namespace: &str) -> String {
-        Xml::response(&self.action, namespace, &self.request_id, None)
-    }
 }
 
 /// Which wire format errors of a request go out in, decided before it is verified.
@@ -243,10 +207,8 @@ impl AwsApi {
         if service == "iam" && caller.via_session_token() {
             return Err(iam::IamError::InvalidClientTokenId.into());
         }
-        let mut call =
-            Call { api: self, caller, params, env, action: action.clone(), request_id: request_id.to_string() };
-        let body =
-            if service == "iam" { iam_api::handle(&mut call).await? } else { sts_api::handle(&mut call).await? };
+        let call = Call { api: self, caller, params, env, action: action.clone(), request_id: request_id.to_string() };
+        let body = if service == "iam" { iam_api::handle(&call).await? } else { sts_api::handle(&call).await? };
         let body = body.ok_or_else(|| iam::IamError::InvalidAction { action, version: version.to_string() })?;
         let mut response = body.into_response();
         set_headers(&mut response, "text/xml", request_id);

@@ -13,6 +13,7 @@
 //! ```
 
 mod api;
+mod call;
 mod error;
 mod iam_api;
 mod params;

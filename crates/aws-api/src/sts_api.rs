@@ -3,7 +3,7 @@
 
 use iam::{AssumeRoleRequest, Session, SessionKind};
 
-use crate::api::Call;
+use crate::call::Call;
 use crate::error::AwsError;
 use crate::xml::{STS_NAMESPACE, Xml};
 
@@ -17,7 +17,7 @@ fn credentials(xml: &mut Xml, session: &Session) {
 }
 
 /// Handles STS action `call.action`; `None` when STS has no such action.
-pub(crate) async fn handle(call: &mut Call<'_>) -> Result<Option<String>, AwsError> {
+pub(crate) async fn handle(call: &Call<'_>) -> Result<Option<String>, AwsError> {
     let body = match call.action.as_str() {
         "GetCallerIdentity" => {
             let identity = call.caller.identity();

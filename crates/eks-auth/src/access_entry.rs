@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use aws_arn::Arn;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use rbac::Attributes;
 
 use crate::access_policy::{self, namespace_matches};
-use crate::arn::{Arn, Identity, strip_path};
+use crate::arn::{Identity, strip_path};
 use crate::error::Error;
 use crate::mode::AuthenticationMode;
 

@@ -1,6 +1,10 @@
 //! The caller's identity as aws-iam-authenticator derives it from STS's `GetCallerIdentity`
 //! answer: ARN canonicalization (assumed-role ARNs become the role's IAM ARN, the session name
 //! kept apart), the principal ID / session name split, and path stripping for access entries.
+//! The ARN itself is split by `aws_arn`, the parser `iam` shares; the rules here are the
+//! authenticator's, on top of it.
+
+use aws_arn::Arn;
 
 use crate::error::{Error, TokenCheck};
 
@@ -21,32 +25,6 @@ pub enum PrincipalType {
     AssumedRole,
     /// `arn:aws:sts::A:federated-user/name`.
     FederatedUser,
-}
-
-/// An ARN split into its six parts, as `aws-sdk-go`'s `arn.Parse` splits it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arn<'a> {
-    pub partition: &'a str,
-    pub service: &'a str,
-    pub region: &'a str,
-    pub account_id: &'a str,
-    pub resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    /// Splits `arn:partition:service:region:account:resource`; the message is `aws-sdk-go`'s.
-    pub fn parse(arn: &'a str) -> Result<Self, String> {
-        let Some(rest) = arn.strip_prefix("arn:") else {
-            return Err("arn: invalid prefix".to_string());
-        };
-        let mut parts = rest.splitn(5, ':');
-        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(partition), Some(service), Some(region), Some(account_id), Some(resource)) => {
-                Ok(Arn { partition, service, region, account_id, resource })
-            }
-            _ => Err("arn: not enough sections".to_string()),
-        }
-    }
 }
 
 /// Canonicalizes an ARN as aws-iam-authenticator does: `iam` users, roles and root stay as they
@@ -165,7 +143,7 @@ impl Identity {
     pub fn for_arn(arn: &str, access_key_id: &str) -> Result<Self, Error> {
         let (principal_type, canonical_arn) =
             canonicalize(arn).map_err(|message| Error::sts(TokenCheck::Identity, message))?;
-        let parsed = Arn::parse(arn).map_err(|message| Error::sts(TokenCheck::Identity, message))?;
+        let parsed = Arn::parse(arn).map_err(|e| Error::sts(TokenCheck::Identity, e.to_string()))?;
         let session_name = match principal_type {
             PrincipalType::AssumedRole => parsed.resource.rsplit('/').next().unwrap_or_default().to_string(),
             _ => String::new(),

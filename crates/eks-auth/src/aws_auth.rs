@@ -534,7 +534,7 @@ fn validate_role(role: &RoleMapping) -> Result<(), String> {
 
 /// Advisories for role ARNs that parse but can never match a caller.
 fn advise_on_role_arn(role: &RoleMapping, issues: &mut Vec<AwsAuthIssue>) {
-    let Ok(arn) = crate::arn::Arn::parse(&role.rolearn) else { return };
+    let Ok(arn) = aws_arn::Arn::parse(&role.rolearn) else { return };
     if arn.service == "sts" && arn.resource.starts_with("assumed-role/") {
         let role_name = arn.resource.split('/').nth(1).unwrap_or_default();
         issues.push(advise(

@@ -10,10 +10,11 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use aws_arn::Arn;
 use rbac::UserInfo;
 
 use crate::access_entry::{AccessEntries, PRINCIPAL_ID_EXTRA};
-use crate::arn::{Arn, Identity};
+use crate::arn::Identity;
 use crate::aws_auth::{AwsAuth, AwsAuthMatch};
 use crate::error::{AwsAuthIssue, Error};
 use crate::mode::AuthenticationMode;

@@ -31,7 +31,7 @@ pub use access_entry::{
     AssociatedAccessPolicy, CreateAccessEntry, EntryContext, PRINCIPAL_ID_EXTRA, UpdateAccessEntry, default_username,
 };
 pub use access_policy::{ACCESS_POLICY_ARN_PREFIX, AccessPolicy, access_policies, access_policy, namespace_matches};
-pub use arn::{Arn, Caller, Identity, PrincipalType, canonicalize, strip_path};
+pub use arn::{Caller, Identity, PrincipalType, canonicalize, strip_path};
 pub use aws_auth::{AwsAuth, AwsAuthMatch, MAP_ACCOUNTS, MAP_ROLES, MAP_USERS, RoleMapping, SsoRole, UserMapping};
 pub use cache::TokenCache;
 pub use error::{AwsAuthIssue, Error, IssueEffect, IssueKind, TokenCheck};

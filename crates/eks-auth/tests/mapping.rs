@@ -92,7 +92,7 @@ fn identity(arn: &str, user_id: Option<&str>, access_key_id: Option<&str>) -> Id
     let access_key_id = access_key_id.unwrap_or("AKIAEXAMPLEKEY000001");
     match user_id {
         Some(user_id) => {
-            let account = eks_auth::Arn::parse(arn).expect("an ARN").account_id.to_string();
+            let account = aws_arn::Arn::parse(arn).expect("an ARN").account_id.to_string();
             let caller = Caller { arn: arn.to_string(), account, user_id: user_id.to_string() };
             Identity::from_caller(&caller, access_key_id, "sts.amazonaws.com").expect("a usable caller")
         }

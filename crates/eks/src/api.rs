@@ -212,7 +212,7 @@ impl<'a> Call<'a> {
             .and_then(|r| r.access_entries.entries().iter().find(|e| e.principal_arn == principal))
             .map(|e| e.access_entry_arn.clone());
         let resource = existing.unwrap_or_else(|| {
-            let (kind, account, entity) = eks_auth::Arn::parse(principal)
+            let (kind, account, entity) = aws_arn::Arn::parse(principal)
                 .map(|arn| {
                     let kind = arn.resource.split('/').next().unwrap_or_default();
                     (

@@ -217,7 +217,7 @@ fn check_cluster_name(name: &str) -> Result<(), Error> {
 
 /// A cluster service role: `arn:<partition>:iam::<12 digits>:role/…`.
 fn check_role_arn(role_arn: &str) -> Result<(), Error> {
-    let valid = eks_auth::Arn::parse(role_arn).is_ok_and(|arn| {
+    let valid = aws_arn::Arn::parse(role_arn).is_ok_and(|arn| {
         arn.service == "iam"
             && arn.region.is_empty()
             && arn.account_id.len() == 12
@@ -229,7 +229,7 @@ fn check_role_arn(role_arn: &str) -> Result<(), Error> {
 
 /// The unique ID (`AIDA…`, `AROA…`) of the IAM user or role `arn` names, if IAM has it.
 pub fn principal_id(iam: &aws_api::IamHandle, arn: &str) -> Option<String> {
-    let parsed = eks_auth::Arn::parse(arn).ok()?;
+    let parsed = aws_arn::Arn::parse(arn).ok()?;
     if parsed.service != "iam" {
         return None;
     }

@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use aws_arn::Arn;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::arn::{self, Arn};
+use crate::arn;
 use crate::document::{IdentityDocument, TrustDocument};
 use crate::error::{IamError, Result};
 use crate::ids::{self, IdKind};
@@ -775,11 +776,11 @@ impl Account {
     /// The name of the customer-managed policy with `arn` in this account.
     fn customer_policy_name(&self, arn: &str) -> Result<String> {
         let not_found = || IamError::NoSuchEntity(format!("Policy {arn} was not found."));
-        let parsed = Arn::parse(arn).ok_or_else(not_found)?;
-        if parsed.account == arn::AWS_MANAGED_ACCOUNT {
+        let parsed = Arn::parse(arn).map_err(|_| not_found())?;
+        if parsed.account_id == arn::AWS_MANAGED_ACCOUNT {
             return Err(IamError::UnmodifiableEntity(format!("Cannot modify AWS managed policy {arn}.")));
         }
-        if parsed.account != self.id {
+        if parsed.account_id != self.id {
             return Err(not_found());
         }
         let name = parsed.resource.rsplit('/').next().unwrap_or_default();
@@ -794,7 +795,7 @@ impl Account {
         if let Some(policy) = managed::find(arn) {
             return Ok(PolicyRef::Aws(policy));
         }
-        if Arn::parse(arn).is_some_and(|a| a.account == arn::AWS_MANAGED_ACCOUNT) {
+        if Arn::parse(arn).is_ok_and(|a| a.account_id == arn::AWS_MANAGED_ACCOUNT) {
             return Err(IamError::NoSuchEntity(format!("Policy {arn} does not exist or is not attachable.")));
         }
         // The hot path (every authorization resolves the caller's attached policies): one lookup.

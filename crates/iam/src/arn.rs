@@ -1,39 +1,11 @@
-//! ARNs as IAM and STS form them: parsing, and the ARNs of accounts, users, groups, roles,
-//! policies and assumed-role sessions.
+//! ARNs as IAM and STS form them: the ARNs of accounts, users, groups, roles, policies and
+//! assumed-role sessions. Reading an ARN is `aws_arn::Arn`'s, shared with `eks-auth`.
 
 /// The one partition Rampart serves.
 pub const PARTITION: &str = "aws";
 
 /// The account that owns AWS-managed policies (`arn:aws:iam::aws:policy/...`).
 pub const AWS_MANAGED_ACCOUNT: &str = "aws";
-
-/// An ARN split into its six parts: `arn:partition:service:region:account:resource`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arn<'a> {
-    pub partition: &'a str,
-    pub service: &'a str,
-    pub region: &'a str,
-    pub account: &'a str,
-    pub resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    /// Splits `text`; `None` unless it has the `arn:` prefix and six colon-separated parts
-    /// (the resource may itself contain colons).
-    pub fn parse(text: &'a str) -> Option<Self> {
-        let mut parts = text.splitn(6, ':');
-        if parts.next()? != "arn" {
-            return None;
-        }
-        Some(Arn {
-            partition: parts.next()?,
-            service: parts.next()?,
-            region: parts.next()?,
-            account: parts.next()?,
-            resource: parts.next()?,
-        })
-    }
-}
 
 /// `arn:aws:iam::<account>:root`.
 pub fn root_arn(account: &str) -> String {
@@ -71,16 +43,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn arns_are_formed_and_split_like_aws() {
+    fn arns_are_formed_like_aws() {
         assert_eq!(user_arn("123456789012", "/dev/", "alice"), "arn:aws:iam::123456789012:user/dev/alice");
         assert_eq!(assumed_role_arn("1", "Admin", "s"), "arn:aws:sts::1:assumed-role/Admin/s");
         assert_eq!(policy_arn("aws", "/", "ReadOnlyAccess"), "arn:aws:iam::aws:policy/ReadOnlyAccess");
-        let arn = Arn::parse("arn:aws:eks:us-east-1:1:access-entry/demo/role/x:y").unwrap();
-        assert_eq!(
-            (arn.service, arn.region, arn.account, arn.resource),
-            ("eks", "us-east-1", "1", "access-entry/demo/role/x:y")
-        );
-        assert_eq!(Arn::parse("arn:aws:iam::1"), None);
-        assert_eq!(Arn::parse("urn:aws:iam::1:root"), None);
     }
 }

@@ -5,9 +5,9 @@
 //! Documents are parsed once, when they are stored or loaded; evaluation only walks the parsed
 //! form (`eval.rs`).
 
+use aws_arn::Arn;
 use serde_json::Value;
 
-use crate::arn::Arn;
 use crate::condition::{Condition, ContextKeys};
 use crate::error::{IamError, Result};
 
@@ -158,7 +158,7 @@ fn parse_resources(values: Vec<String>) -> Result<Vec<Pattern>> {
     values
         .into_iter()
         .map(|resource| {
-            if resource != "*" && Arn::parse(&resource).is_none() {
+            if resource != "*" && Arn::parse(&resource).is_err() {
                 return Err(malformed(format!("Resource {resource} must be in ARN format or \"*\".")));
             }
             Ok(Pattern::new(resource))
@@ -204,8 +204,8 @@ pub fn is_account_id(text: &str) -> bool {
 }
 
 fn valid_principal_arn(text: &str) -> bool {
-    let Some(arn) = Arn::parse(text) else { return false };
-    if text.contains('*') || text.contains('?') || !is_account_id(arn.account) {
+    let Ok(arn) = Arn::parse(text) else { return false };
+    if text.contains('*') || text.contains('?') || !is_account_id(arn.account_id) {
         return false;
     }
     match arn.service {

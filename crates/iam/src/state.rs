@@ -5,11 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use aws_arn::Arn;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 
 use crate::account::{AccessKeyStatus, Account, Tag};
-use crate::arn::Arn;
 use crate::condition::ContextKeys;
 use crate::error::{IamError, Result};
 use crate::eval::{AuthzRequest, Denial, Policies, ResourcePolicy, authorize};
@@ -209,8 +209,8 @@ impl IamState {
         if is_account_id(principal) {
             return true;
         }
-        let Some(arn) = Arn::parse(principal) else { return false };
-        let Some(account) = self.accounts.get(arn.account) else { return true };
+        let Ok(arn) = Arn::parse(principal) else { return false };
+        let Some(account) = self.accounts.get(arn.account_id) else { return true };
         let name = arn.resource.rsplit('/').next().unwrap_or_default();
         match arn.resource.split('/').next() {
             Some("root") => true,
@@ -364,14 +364,14 @@ impl IamState {
         let denied = || {
             IamError::AccessDenied(Denial::NoResourceAllow.message(&caller.arn(), "sts:AssumeRole", request.role_arn))
         };
-        let arn = Arn::parse(request.role_arn).ok_or_else(denied)?;
+        let arn = Arn::parse(request.role_arn).map_err(|_| denied())?;
         let role = self
             .accounts
-            .get(arn.account)
+            .get(arn.account_id)
             .and_then(|account| account.role(arn.resource.rsplit('/').next().unwrap_or_default()).ok())
             .filter(|role| role.arn == request.role_arn)
             .ok_or_else(denied)?;
-        let trust = ResourcePolicy { document: role.assume_role_policy_document.parsed(), account: arn.account };
+        let trust = ResourcePolicy { document: role.assume_role_policy_document.parsed(), account: arn.account_id };
         self.authorize_with(caller, "sts:AssumeRole", &role.arn, &context, Some(trust))?;
         if !request.tags.is_empty() {
             self.authorize_with(caller, "sts:TagSession", &role.arn, &context, Some(trust))?;

@@ -3,8 +3,12 @@
 //!
 //! A handler that fails returns a [`Status`]; the server writes it as JSON with its `code`.
 
+use go_format::quote;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// Kept while `kube-api` still calls it by this path; `go_format::quote` is the one copy.
+pub use go_format::quote as go_quote;
 
 /// A group and a resource (`deployments.apps`), as kube-apiserver names a resource in messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -379,25 +383,6 @@ pub struct FieldError {
     pub kind: FieldErrorKind,
 }
 
-/// Go's `%q` of a string: double-quoted with Go escapes.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl FieldError {
     pub fn required(field: impl Into<String>) -> Self {
         FieldError { field: field.into(), kind: FieldErrorKind::Required(String::new()) }
@@ -410,7 +395,7 @@ impl FieldError {
 
     /// An invalid string value.
     pub fn invalid(field: impl Into<String>, value: &str, detail: impl Into<String>) -> Self {
-        FieldError { field: field.into(), kind: FieldErrorKind::Invalid(go_quote(value), detail.into()) }
+        FieldError { field: field.into(), kind: FieldErrorKind::Invalid(quote(value), detail.into()) }
     }
 
     /// An invalid value already rendered (a number, `[]string{...}`, ...).
@@ -425,16 +410,16 @@ impl FieldError {
     pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
         FieldError {
             field: field.into(),
-            kind: FieldErrorKind::NotSupported(go_quote(value), supported.iter().map(|s| go_quote(s)).collect()),
+            kind: FieldErrorKind::NotSupported(quote(value), supported.iter().map(|s| quote(s)).collect()),
         }
     }
 
     pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
-        FieldError { field: field.into(), kind: FieldErrorKind::Duplicate(go_quote(value)) }
+        FieldError { field: field.into(), kind: FieldErrorKind::Duplicate(quote(value)) }
     }
 
     pub fn not_found(field: impl Into<String>, value: &str) -> Self {
-        FieldError { field: field.into(), kind: FieldErrorKind::NotFound(go_quote(value)) }
+        FieldError { field: field.into(), kind: FieldErrorKind::NotFound(quote(value)) }
     }
 
     pub fn type_invalid(field: impl Into<String>, rendered: impl Into<String>, detail: impl Into<String>) -> Self {

@@ -8,9 +8,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use go_format::to_json;
 use serde_json::{Map, Value};
-
-use crate::gojson::go_json;
 
 /// One step of a field path.
 #[derive(Clone, Debug)]
@@ -46,17 +45,15 @@ impl PathElement {
                     if i > 0 {
                         out.push(',');
                     }
-                    go_json(&Value::String(name.clone()), &mut out);
+                    out.push_str(&to_json(&Value::String(name.clone())));
                     out.push(':');
-                    go_json(value, &mut out);
+                    out.push_str(&to_json(value));
                 }
                 out.push('}');
                 out
             }
             PathElement::Value(value) => {
-                let mut out = String::from("v:");
-                go_json(value, &mut out);
-                out
+                format!("v:{}", to_json(value))
             }
             PathElement::Index(i) => format!("i:{i}"),
         }
@@ -151,11 +148,7 @@ impl fmt::Display for ValueString<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Value::Null => f.write_str("null"),
-            Value::String(s) => {
-                let mut out = String::new();
-                go_json(&Value::String(s.clone()), &mut out);
-                f.write_str(&out)
-            }
+            Value::String(_) => f.write_str(&to_json(self.0)),
             Value::Array(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {

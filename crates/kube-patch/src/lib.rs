@@ -23,7 +23,6 @@
 mod builtin;
 mod error;
 mod fieldpath;
-mod gojson;
 mod managed;
 mod patch;
 mod schema;

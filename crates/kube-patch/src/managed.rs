@@ -17,7 +17,6 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Conflict, PatchError};
 use crate::fieldpath::{Path, PathElement, Set};
-use crate::gojson::go_json_sorted;
 use crate::schema::Schema;
 use crate::typed::{Comparison, Typed, drop_nulls, values_equal};
 
@@ -735,7 +734,7 @@ fn build_last_applied(applied: &Value) -> String {
     if let Some(annotations) = config.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
         annotations.shift_remove(LAST_APPLIED_ANNOTATION);
     }
-    go_json_sorted(&config) + "\n"
+    go_format::to_json_sorted(&config) + "\n"
 }
 
 fn set_last_applied(object: &mut Value, value: String) {

@@ -11,10 +11,10 @@
 //! Where kube-apiserver would keep a directive or a `null` in a new subtree only for its typed
 //! decoding to drop it, this implementation drops it directly, since objects here stay JSON.
 
+use go_format::GoValue;
 use serde_json::{Map, Value};
 
 use crate::error::PatchError;
-use crate::gojson::GoValue;
 use crate::schema::{Schema, SmpList, TypeId};
 
 const DIRECTIVE: &str = "$patch";

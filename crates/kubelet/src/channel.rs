@@ -166,7 +166,7 @@ impl ExecStatus {
                 "code": 500,
             }),
         };
-        go_json(&status)
+        go_format::to_json(&status)
     }
 
     /// Reads a status frame as client-go's v4/v5 error decoder does: `Success`, an exit code
@@ -195,27 +195,6 @@ impl ExecStatus {
             _ => None,
         }
     }
-}
-
-/// `serde_json` output with the escapes Go's `encoding/json` adds: `<`, `>`, `&`, U+2028 and
-/// U+2029 only ever appear inside strings, so replacing them keeps the JSON valid and equal.
-fn go_json(value: &Value) -> String {
-    let json = value.to_string();
-    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

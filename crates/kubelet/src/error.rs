@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use kube_core::status::{FieldError, GroupKind, Status, go_quote};
+use go_format::quote;
+use kube_core::status::{FieldError, GroupKind, Status};
 
 /// Why a sandbox, log or exec operation failed. [`KubeletError::http_status`] and
 /// [`KubeletError::reason`] give the `Status` to answer with; `Display` is its message.
@@ -19,13 +20,13 @@ pub enum KubeletError {
     #[error("pod {pod} does not have a host assigned")]
     NoHostAssigned { pod: String },
     /// The container has not started yet, so it has no log (the kubelet).
-    #[error("container {} in pod {} is waiting to start: {reason}", go_quote(container), go_quote(pod))]
+    #[error("container {} in pod {} is waiting to start: {reason}", quote(container), quote(pod))]
     ContainerWaiting { container: String, pod: String, reason: String },
     /// `previous=true` for a container that has not restarted (the kubelet).
-    #[error("previous terminated container {} in pod {} not found", go_quote(container), go_quote(pod))]
+    #[error("previous terminated container {} in pod {} not found", quote(container), quote(pod))]
     PreviousNotFound { container: String, pod: String },
     /// Exec into a container that is not running (the kubelet's `findContainer`).
-    #[error("container not found ({})", go_quote(container))]
+    #[error("container not found ({})", quote(container))]
     ContainerNotFound { container: String },
     /// Exec asked for none of stdin, stdout and stderr (the kubelet).
     #[error("you must specify at least 1 of stdin, stdout, stderr")]
@@ -33,7 +34,7 @@ pub enum KubeletError {
     /// The exec'd command could not be started; `cause` is worded as runc words it.
     #[error(
         "failed to start exec {}: OCI runtime exec failed: exec failed: unable to start container process: {cause}: unknown",
-        go_quote(exec_id)
+        quote(exec_id)
     )]
     ExecStart { exec_id: String, cause: String },
     /// Options that fail kube-apiserver's validation (`PodLogOptions "p" is invalid: …`).
@@ -53,10 +54,10 @@ pub enum KubeletError {
     )]
     SpdyUnsupported,
     /// `start_container` for a container whose current instance still runs.
-    #[error("container {} in pod {} is already running", go_quote(container), go_quote(pod))]
+    #[error("container {} in pod {} is already running", quote(container), quote(pod))]
     ContainerRunning { container: String, pod: String },
     /// The pod's sandbox was removed (the pod was deleted) while it was being used.
-    #[error("the sandbox of pod {} was removed", go_quote(pod))]
+    #[error("the sandbox of pod {} was removed", quote(pod))]
     SandboxRemoved { pod: String },
     /// The sandbox directory or a log file could not be created, read or removed.
     #[error("{action} {}: {source}", path.display())]

@@ -19,12 +19,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
+use go_format::quote;
+use kube_core::status::FieldError;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use crate::cri_log::{self, LogStream as OutputStream, LogTag};
-use kube_core::status::{FieldError, go_quote};
-
 use crate::error::KubeletError;
 
 /// How `pods/log` reads a container's log.
@@ -110,21 +110,19 @@ pub(crate) fn parse_bool(value: &str) -> Result<bool, KubeletError> {
     match value {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        other => {
-            Err(KubeletError::BadRequest(format!("strconv.ParseBool: parsing {}: invalid syntax", go_quote(other))))
-        }
+        other => Err(KubeletError::BadRequest(format!("strconv.ParseBool: parsing {}: invalid syntax", quote(other)))),
     }
 }
 
 fn parse_int(value: &str) -> Result<i64, KubeletError> {
     value
         .parse()
-        .map_err(|_| KubeletError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", go_quote(value))))
+        .map_err(|_| KubeletError::BadRequest(format!("strconv.ParseInt: parsing {}: invalid syntax", quote(value))))
 }
 
 fn parse_time(value: &str) -> Result<DateTime<Utc>, KubeletError> {
     DateTime::parse_from_rfc3339(value).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-        let quoted = go_quote(value);
+        let quoted = quote(value);
         KubeletError::BadRequest(format!(
             "parsing time {quoted} as \"2006-01-02T15:04:05Z07:00\": cannot parse {quoted} as \"2006\""
         ))

@@ -88,7 +88,7 @@ pub(crate) fn exit_code(status: ExitStatus) -> (i32, Option<i32>) {
 /// Why `program` could not be started, in runc's words (`exec: "ps": executable file not
 /// found in $PATH`).
 pub(crate) fn start_failure(program: &str, err: &io::Error) -> String {
-    let quoted = kube_core::status::go_quote(program);
+    let quoted = go_format::quote(program);
     match err.kind() {
         io::ErrorKind::NotFound if program.contains('/') => {
             format!("exec: {quoted}: stat {program}: no such file or directory")

@@ -24,10 +24,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::{ArcSwap, Guard};
 use foldhash::fast::RandomState;
+use go_format::quote;
 use serde::{Deserialize, Serialize};
 
 use crate::attributes::{Attributes, SERVICE_ACCOUNT_PREFIX, UserInfo};
-use crate::go::quote;
 use crate::rule::rule_allows;
 use crate::types::{
     CLUSTER_ROLE_KIND, ClusterRole, ClusterRoleBinding, GROUP_KIND, PolicyRule, ROLE_KIND, Role, RoleBinding, RoleRef,

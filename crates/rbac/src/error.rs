@@ -1,7 +1,8 @@
 //! The errors RBAC hands the API server, each carrying the HTTP status, the Status `reason` and
 //! the message kube-apiserver itself would answer with.
 
-use crate::go::quote;
+use go_format::quote;
+
 use crate::types::GROUP;
 use crate::validation::{FieldError, invalid_message};
 

@@ -11,10 +11,11 @@
 //! RequestInfo, whose name is empty for a create (a POST to the collection): a grant of
 //! `escalate` limited by `resourceNames` lets its holder update those roles, never create them.
 
+use go_format::{quote, quote_list};
+
 use crate::attributes::{Attributes, ResourceAttributes, UserInfo};
 use crate::authorizer::{Authorizer, RoleKey, aggregate_errors};
 use crate::error::RbacError;
-use crate::go::{quote, quote_list};
 use crate::rule::{compact, compact_string, covers};
 use crate::types::{CLUSTER_ROLE_KIND, ClusterRole, ClusterRoleBinding, GROUP, PolicyRule, Role, RoleBinding, RoleRef};
 

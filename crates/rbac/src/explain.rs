@@ -5,9 +5,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use go_format::quote;
+
 use crate::attributes::Attributes;
 use crate::authorizer::{Authorizer, BindingRecord, RoleKey};
-use crate::go::quote;
 use crate::rule::{
     api_group_matches, describe, non_resource_url_matches, resource_matches, resource_name_matches, rule_allows,
     verb_matches,

@@ -15,7 +15,6 @@ pub mod bootstrap;
 mod error;
 mod escalation;
 mod explain;
-mod go;
 pub mod linear;
 pub mod rule;
 mod types;
@@ -35,7 +34,6 @@ pub use escalation::{
     confirm_cluster_role_binding_write, confirm_cluster_role_write, confirm_role_binding_write, confirm_role_write,
 };
 pub use explain::{AllowPath, BindingAnalysis, BindingVerdict, Explanation, ExplanationDisplay, NearMiss, RuleField};
-pub use go::{quote as go_quote, quote_list as go_quote_list};
 pub use types::*;
 pub use validation::{
     FieldError, FieldErrorType, invalid_message, validate_cluster_role, validate_cluster_role_binding,

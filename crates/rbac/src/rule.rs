@@ -2,8 +2,9 @@
 //! helpers), and the policy comparator behind escalation prevention: `covers`, rule breakdown into
 //! atoms, compaction, and the compact strings Kubernetes prints in its escalation errors.
 
+use go_format::{quote, quote_list};
+
 use crate::attributes::Attributes;
-use crate::go::{quote, quote_list};
 use crate::types::PolicyRule;
 
 const ALL: &str = "*";

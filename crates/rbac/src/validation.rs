@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::go::quote;
+use go_format::quote;
+
 use crate::types::{
     CLUSTER_ROLE_KIND, ClusterRole, ClusterRoleBinding, GROUP, GROUP_KIND, LabelSelector, ObjectMeta, PolicyRule,
     ROLE_KIND, Role, RoleBinding, RoleRef, SERVICE_ACCOUNT_KIND, Subject, USER_KIND,

@@ -1,12 +1,8 @@
-//! Helpers the `workloads_*` end-to-end files share (included with `#[path]`): waiting for the
-//! simulated cluster to get somewhere, and reading what kubectl says about it.
+//! Helpers the `workloads_*` end-to-end files share (`use common::workloads::*`, which brings
+//! `kubectl`'s and the harness's with it): waiting for the simulated cluster to get somewhere,
+//! and reading what kubectl says about it.
 
-#![allow(dead_code)]
-
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
-
-pub use kubectl_common::*;
+pub use super::kubectl::*;
 
 use std::time::{Duration, Instant};
 

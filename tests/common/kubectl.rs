@@ -1,13 +1,8 @@
-//! Helpers the `kubectl_*` end-to-end files share (included with `#[path]`): the versioned
-//! kubectl binaries beside the dispatcher, kubeconfigs for other credentials, and reading the
-//! tables kubectl prints.
+//! Helpers the `kubectl_*` end-to-end files share (`use common::kubectl::*`, which brings the
+//! harness with it): the versioned kubectl binaries beside the dispatcher, kubeconfigs for other
+//! credentials, and reading the tables kubectl prints.
 
-#![allow(dead_code)]
-
-#[path = "common/mod.rs"]
-mod common;
-
-pub use common::*;
+pub use super::*;
 
 use std::path::PathBuf;
 use std::process::Command;

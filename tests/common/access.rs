@@ -1,13 +1,9 @@
-//! Helpers the `access_*` end-to-end files share (included with `#[path]`): the administrator
-//! (system:masters by client certificate), service-account identities, raw HTTPS requests with
-//! the administrator's certificate, and the audit log.
+//! Helpers the `access_*` end-to-end files share (`use common::access::*`, which brings
+//! `kubectl`'s and the harness's with it): the administrator (system:masters by client
+//! certificate), service-account identities, raw HTTPS requests with the administrator's
+//! certificate, and the audit log.
 
-#![allow(dead_code)]
-
-#[path = "kubectl_common.rs"]
-mod kubectl_common;
-
-pub use kubectl_common::*;
+pub use super::kubectl::*;
 
 use std::path::PathBuf;
 

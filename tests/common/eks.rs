@@ -1,13 +1,8 @@
-//! Helpers the EKS end-to-end tests share (included with `mod eks_common;`; it brings the harness, `common`, with it): IAM
-//! users with CLI profiles, kubectl as an AWS profile through the exec plugin, aws-auth edits,
-//! and the authenticator log.
+//! Helpers the EKS end-to-end tests share (`use common::eks::*`, which brings the harness with
+//! it): IAM users with CLI profiles, kubectl as an AWS profile through the exec plugin, aws-auth
+//! edits, and the authenticator log.
 
-#![allow(dead_code)]
-
-#[path = "common/mod.rs"]
-mod common;
-
-pub use common::*;
+pub use super::*;
 
 use std::path::PathBuf;
 
