@@ -5,7 +5,6 @@
 //! tutorial's roles and a node-group mapping clean; `rampart diff` on the tutorial's role before
 //! and after (two directories and two git revisions); `rampart matrix` for the tutorial's user.
 
-#[path = "common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

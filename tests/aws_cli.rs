@@ -30,7 +30,7 @@ fn configure(rampart: &Rampart, profile: &str, id: &str, secret: &str) {
 
 #[test]
 fn first_start_then_a_new_profile() {
-    let mut rampart = Rampart::start();
+    let rampart = Rampart::start();
     for name in
         ["AWS_ENDPOINT_URL", "AWS_CA_BUNDLE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_DEFAULT_REGION"]
     {

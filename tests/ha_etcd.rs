@@ -5,7 +5,7 @@
 //! start. Under a write load, killing etcd's leader loses no acknowledged write. The lag from a
 //! write through one replica to the other applying it is measured.
 
-mod eks_common;
+mod common;
 #[path = "../crates/store/tests/support/etcd_server.rs"]
 mod etcd_server;
 
@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eks_common::*;
+use common::eks::*;
 use etcd_server::EtcdCluster;
 
 /// A replica on `etcd`, sealing with `sealing_key` (shared by the replicas), plus `extra` flags.

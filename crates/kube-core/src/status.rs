@@ -7,8 +7,6 @@ use go_format::quote;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-/// Kept while `kube-api` still calls it by this path; `go_format::quote` is the one copy.
-pub use go_format::quote as go_quote;
 
 /// A group and a resource (`deployments.apps`), as kube-apiserver names a resource in messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -118,7 +118,7 @@ pub fn requested(headers: &HeaderMap, request_uri: &str) -> Result<Vec<Part>, Re
         let list: Vec<String> = parts.iter().map(Part::go_value).collect();
         let error = format!("requested [{}] without impersonating a user", list.join(" "));
         // responsewriters.InternalError, its HTML-ish sanitizer included.
-        let text = format!("Internal Server Error: {}: {error}", go_quote(request_uri))
+        let text = format!("Internal Server Error: {}: {error}", go_format::quote(request_uri))
             .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;");
@@ -200,20 +200,6 @@ fn unescape(key: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| key.to_string())
 }
 
-/// Go's `%q` of a string (the request URI is ASCII on the wire).
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -314,7 +314,7 @@ fn walk(value: &mut Value, schema: &Value, path: &str, check: &mut SchemaCheck) 
         if !ok && !(int_or_string && (actual == "integer" || actual == "string")) {
             check.errors.push(FieldError::type_invalid(
                 path,
-                kube_core::status::go_quote(actual),
+                go_format::quote(actual),
                 format!("{path} in body must be of type {expected}: {actual:?}"),
             ));
             return;

@@ -136,7 +136,7 @@ fn immutable(new: &Value, old: &Value, pointer: &str, field: &str) -> Option<Fie
 /// A rough rendering of a value the way Go's `%#v` shows it in messages.
 fn go_value(value: &Value) -> String {
     match value {
-        Value::String(s) => kube_core::status::go_quote(s),
+        Value::String(s) => go_format::quote(s),
         Value::Null => "null".into(),
         other => other.to_string(),
     }

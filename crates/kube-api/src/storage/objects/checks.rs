@@ -111,7 +111,7 @@ pub(crate) fn check_namespace(def: &ResourceDef, object: &mut Value, namespace: 
 
 /// Go's `%#v` of a `[]string`.
 pub(crate) fn go_strings(items: &[String]) -> String {
-    format!("[]string{{{}}}", items.iter().map(|s| kube_core::status::go_quote(s)).collect::<Vec<_>>().join(", "))
+    format!("[]string{{{}}}", items.iter().map(|s| go_format::quote(s)).collect::<Vec<_>>().join(", "))
 }
 
 /// Put `metadata` in kube-apiserver's field order (name, generateName, namespace, uid, ...).
