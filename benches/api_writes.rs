@@ -222,7 +222,11 @@ fn ms(duration: Duration) -> f64 {
 
 fn report(title: &str, names: &[&str], samples: &mut [Vec<Duration>], per: usize) {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("{title} ({} rounds, load average {})", samples[0].len(), load.split(' ').take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "{title} ({} rounds, load average {})",
+        samples[0].len(),
+        load.split(' ').take(3).collect::<Vec<_>>().join(" ")
+    );
     let medians: Vec<Duration> = samples
         .iter_mut()
         .map(|sample| {
@@ -324,8 +328,7 @@ async fn latency(rounds: usize, sequential: bool, concurrent: bool) {
                 }
             }
         }
-        let names =
-            ["floor: 32 records + one fdatasync", "rampart: 32 creates at once", "etcd 3.4: 32 puts at once"];
+        let names = ["floor: 32 records + one fdatasync", "rampart: 32 creates at once", "etcd 3.4: 32 puts at once"];
         report("concurrent, 32 at once (time until all 32 are answered)", &names, &mut samples, CONCURRENT);
     }
     server.stop();
