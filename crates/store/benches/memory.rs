@@ -3,7 +3,7 @@
 //! side by side with etcd's own process holding the same data.
 //!
 //! Each embedded measurement runs in a fresh child process (this binary, re-executed), so the
-//! resident set is the store's and not the harness's: `load` writes everything (64 concurrent
+//! resident set is the store's and not the harness's: `load` writes everything (16 concurrent
 //! writers, one object per transaction, as an API server does) then compacts as the automatic
 //! compactor would; `reopen` opens the directory again, as a restart does.
 //!
@@ -22,7 +22,7 @@ use store::{EmbeddedOptions, EmbeddedStore, EtcdOptions, EtcdStore, Store, Store
 
 const OBJECTS: usize = 100_000;
 const VALUE_SIZE: usize = 1024;
-const WRITERS: usize = 64;
+const WRITERS: usize = 16;
 const CHILD: &str = "STORE_MEMORY_BENCH_CHILD";
 const DIR: &str = "STORE_MEMORY_BENCH_DIR";
 

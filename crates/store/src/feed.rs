@@ -63,7 +63,7 @@ impl Change {
 }
 
 /// The changes written at one revision, in the order the transaction's ops wrote them.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Batch {
     pub(crate) revision: Revision,
     pub(crate) changes: Vec<Change>,

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::broadcast;
 
+use crate::embedded::Image;
 use crate::feed::{self, Batch, Change, FeedItem, Stored};
 use crate::{
     Compare, CompareOp, EventKind, KeyRange, Op, OpResponse, RangeRequest, RangeResponse, Result, Revision, Store,
@@ -27,7 +28,7 @@ use crate::{
 pub(crate) const DEFAULT_WATCH_CAPACITY: usize = 16 * 1024;
 
 /// A history row that compaction removes: the version of `key` written at a revision.
-pub(crate) type Removed = (Revision, Arc<str>);
+type Removed = (Revision, Arc<str>);
 
 /// A key's versions in revision order; `None` marks a delete.
 type Versions = Vec<(Revision, Option<Stored>)>;
@@ -118,13 +119,9 @@ impl MemStore {
         Ok(responses)
     }
 
-    /// Forget history before `revision`. `persist` gets the history rows compaction removes
-    /// before anything changes in memory; if it fails, nothing changes.
-    pub(crate) fn compact_with(
-        &self,
-        revision: Revision,
-        persist: impl FnOnce(&[Removed]) -> Result<()>,
-    ) -> Result<()> {
+    /// Forget history before `revision`. `persist` runs before anything changes in memory; if
+    /// it fails, nothing changes.
+    pub(crate) fn compact_with(&self, revision: Revision, persist: impl FnOnce() -> Result<()>) -> Result<()> {
         let _writer = self.writer();
         let plan = {
             let state = self.read();
@@ -136,7 +133,7 @@ impl MemStore {
             }
             state.compaction_plan(revision)
         };
-        persist(&plan)?;
+        persist()?;
         self.write_state().apply_compaction(revision, &plan);
         Ok(())
     }
@@ -166,6 +163,36 @@ impl MemStore {
             let plan = state.compaction_plan(compacted);
             state.apply_compaction(compacted, &plan);
         }
+    }
+
+    /// Everything a snapshot needs, sharing the values: the batches of the retained history,
+    /// preceded by the versions compaction kept, grouped into one batch per revision.
+    pub(crate) fn image(&self) -> Image {
+        let state = self.read();
+        let mut kept: Vec<(Revision, Change)> = Vec::new();
+        for (key, versions) in &state.keys {
+            for (revision, stored) in versions.iter().take_while(|(revision, _)| *revision <= state.compact_revision) {
+                if let Some(stored) = stored {
+                    let change = Change { key: key.clone(), kind: EventKind::Put, kv: stored.clone(), prev: None };
+                    kept.push((*revision, change));
+                }
+            }
+        }
+        kept.sort_by_key(|(revision, _)| *revision);
+        let mut batches: Vec<Arc<Batch>> = Vec::with_capacity(kept.len() + state.history.len());
+        let mut current: Option<Batch> = None;
+        for (revision, change) in kept {
+            match &mut current {
+                Some(batch) if batch.revision == revision => batch.changes.push(change),
+                _ => {
+                    batches.extend(current.take().map(Arc::new));
+                    current = Some(Batch { revision, changes: vec![change] });
+                }
+            }
+        }
+        batches.extend(current.map(Arc::new));
+        batches.extend(state.history.iter().cloned());
+        Image { revision: state.revision, compacted: state.compact_revision, batches }
     }
 
     /// The current revision and the compaction revision.
@@ -482,7 +509,7 @@ impl Store for MemStore {
     }
 
     async fn compact(&self, revision: Revision) -> Result<()> {
-        self.compact_with(revision, |_| Ok(()))
+        self.compact_with(revision, || Ok(()))
     }
 
     async fn current_revision(&self) -> Result<Revision> {
@@ -509,7 +536,7 @@ mod tests {
         assert_eq!(failed.unwrap_err(), StoreError::Backend("disk full".into()));
         assert_eq!(store.current_revision().await.unwrap(), 1);
         assert_eq!(store.get("/a").await.unwrap().unwrap().value, b("1"));
-        let failed = store.compact_with(1, |_| Err(StoreError::Backend("disk full".into())));
+        let failed = store.compact_with(1, || Err(StoreError::Backend("disk full".into())));
         assert!(failed.is_err());
         assert_eq!(store.revisions(), (1, 0), "a failed compaction keeps the history");
     }
@@ -554,13 +581,8 @@ mod tests {
         store.put("/gone", b("x")).await.unwrap(); // 3
         store.delete("/gone", 0).await.unwrap(); // 4
         store.put("/a", b("3")).await.unwrap(); // 5
-        let mut removed = Vec::new();
-        store
-            .compact_with(4, |plan| {
-                removed = plan.to_vec();
-                Ok(())
-            })
-            .unwrap();
+        let mut removed = store.read().compaction_plan(4);
+        store.compact(4).await.unwrap();
         removed.sort();
         let removed: Vec<(Revision, &str)> = removed.iter().map(|(revision, key)| (*revision, &**key)).collect();
         assert_eq!(removed, [(1, "/a"), (3, "/gone"), (4, "/gone")]);

@@ -1,13 +1,16 @@
-//! Crash safety for real: this test binary runs itself as a child process that writes to an
-//! embedded store from several tasks and prints every write the store acknowledged; the parent
-//! SIGKILLs it mid-stream, reopens the directory and checks every acknowledged write is there.
-//! Three rounds on the same directory, so recovery after a crash is itself crashed into. Then a
-//! live child holding the store shows that a second process gets a clear error, and that the
-//! lock dies with its holder.
+//! Crash safety for real: this test binary runs itself as a child process whose 8 writers
+//! create, update (compare-and-swap, some of them deliberately stale, which the store must
+//! refuse) and delete keys of an embedded store, printing each write before they send it and
+//! each answer the store gave; the parent SIGKILLs the child mid-stream, reopens the directory
+//! and checks that it opens, that every acknowledged write is there, that no refused write is,
+//! and that a write in flight at the kill either happened whole or not at all. A hundred rounds
+//! on the same directory, so recovery after a crash is itself crashed into. Then a live child
+//! holding the store shows that a second process gets a clear error, and that the lock dies
+//! with its holder.
 //!
 //! A custom harness (`harness = false`): `main` is the parent unless `CHILD` names a role.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,20 +18,28 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use store::{EmbeddedStore, Op, RangeRequest, Store, StoreError, StoreExt, Txn};
+use store::{EmbeddedStore, Store, StoreError, StoreExt};
 
 const CHILD: &str = "STORE_CRASH_TEST_CHILD";
 const DIR: &str = "STORE_CRASH_TEST_DIR";
 const ROUND: &str = "STORE_CRASH_TEST_ROUND";
-const WRITERS: usize = 4;
+const ROUNDS: usize = 100;
+const WRITERS: usize = 8;
+/// Each writer owns this many keys, so it alone decides what they hold.
+const KEYS: usize = 16;
 
 fn main() {
     match std::env::var(CHILD).as_deref() {
         Ok("writer") => writer(),
         Ok("holder") => holder(),
         _ => {
-            acknowledged_writes_survive_kill_9();
-            println!("test acknowledged_writes_survive_kill_9 ... ok");
+            let started = Instant::now();
+            let (acks, refusals) = acknowledged_writes_survive_kill_9();
+            println!(
+                "test acknowledged_writes_survive_kill_9 ({ROUNDS} rounds, {acks} acknowledged and {refusals} refused \
+                 writes, {:.1?}) ... ok",
+                started.elapsed()
+            );
             a_second_process_is_refused_until_the_holder_dies();
             println!("test a_second_process_is_refused_until_the_holder_dies ... ok");
         }
@@ -39,34 +50,57 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// The child: write forever, one line per acknowledged transaction on stdout.
+fn key(writer: usize, k: usize) -> String {
+    format!("/crash/{writer}/{k:02}")
+}
+
+/// One line on stdout in one write (under PIPE_BUF: the parent sees whole lines or nothing).
+fn say(line: String) {
+    let mut out = std::io::stdout().lock();
+    out.write_all(format!("{line}\n").as_bytes()).unwrap();
+    out.flush().unwrap();
+}
+
+/// The child: each writer loops over its keys, forever. Before each write it says what it is
+/// about to do (`try W put|stale|del KEY VALUE`, `stale` being an update whose compare must
+/// fail); after, what the store answered (`ack W REV` or
+/// `refused W`).
 fn writer() {
     let dir = std::env::var(DIR).unwrap();
-    let round = std::env::var(ROUND).unwrap();
+    let round: usize = std::env::var(ROUND).unwrap().parse().unwrap();
     runtime().block_on(async move {
         let store = EmbeddedStore::open(&dir).unwrap();
         let tasks: Vec<_> = (0..WRITERS)
-            .map(|writer| {
+            .map(|w| {
                 let store = store.clone();
-                let round = round.clone();
                 tokio::spawn(async move {
                     for n in 0.. {
-                        let key = format!("/crash/{round}/{writer}/{n}");
-                        let value = format!("{round}.{writer}.{n}");
-                        let mut ops = vec![Op::put(key.clone(), Bytes::from(value.clone()))];
-                        let mut lines = Vec::new();
-                        if n >= 5 && n % 3 == 0 {
-                            let old = format!("/crash/{round}/{writer}/{}", n - 5);
-                            ops.push(Op::delete(old.clone()));
-                            lines.push(format!("del {old}"));
-                        }
-                        lines.push(format!("put {key} {value}"));
-                        let revision = store.txn(Txn { success: ops, ..Txn::default() }).await.unwrap().revision;
-                        let text: String = lines.iter().map(|line| format!("ack {revision} {line}\n")).collect();
-                        // One write, under PIPE_BUF: the parent sees whole transactions or nothing.
-                        let mut out = std::io::stdout().lock();
-                        out.write_all(text.as_bytes()).unwrap();
-                        out.flush().unwrap();
+                        let key = key(w, (n * 7 + round) % KEYS);
+                        let value = format!("{round}.{w}.{n}");
+                        let current = store.get(&key).await.unwrap();
+                        let answer = match current {
+                            None => {
+                                say(format!("try {w} put {key} {value}"));
+                                store.create(&key, Bytes::from(value)).await.unwrap()
+                            }
+                            Some(kv) if n % 5 == 0 => {
+                                say(format!("try {w} del {key} -"));
+                                store.delete(&key, kv.mod_revision).await.unwrap().map(|(_, revision)| revision)
+                            }
+                            // A stale compare: an update from a client that read an older version.
+                            Some(kv) if n % 4 == 0 => {
+                                say(format!("try {w} stale {key} {value}"));
+                                store.update(&key, Bytes::from(value), kv.mod_revision - 1).await.unwrap()
+                            }
+                            Some(kv) => {
+                                say(format!("try {w} put {key} {value}"));
+                                store.update(&key, Bytes::from(value), kv.mod_revision).await.unwrap()
+                            }
+                        };
+                        say(match answer {
+                            Some(revision) => format!("ack {w} {revision}"),
+                            None => format!("refused {w}"),
+                        });
                     }
                 })
             })
@@ -110,96 +144,112 @@ fn lines(child: &mut Child) -> mpsc::Receiver<String> {
     receive
 }
 
-/// What the children were told was written: key → (revision, value or None for a delete).
-type Acknowledged = BTreeMap<String, (i64, Option<String>)>;
+/// A key's value and mod revision, as the store must hold it (absent: deleted or never made).
+type Model = BTreeMap<String, (String, i64)>;
 
-fn acknowledged_writes_survive_kill_9() {
+/// A write a writer sent and has no answer for yet.
+struct InFlight {
+    op: String,
+    key: String,
+    value: String,
+}
+
+/// Returns how many writes were acknowledged and refused.
+fn acknowledged_writes_survive_kill_9() -> (usize, usize) {
     let dir = tempfile::tempdir().unwrap();
-    let mut acknowledged = Acknowledged::new();
-    // Keys a transaction in flight at the kill may have deleted: it may have been committed
-    // without its acknowledgement reaching the parent, which is allowed.
-    let mut maybe_deleted = BTreeSet::new();
+    let mut model = Model::new();
     let mut last_revision = 0;
-    for round in 0..3 {
+    let (mut acks, mut refusals) = (0, 0);
+    for round in 0..ROUNDS {
         let mut child = spawn("writer", dir.path(), round);
         let output = lines(&mut child);
-        let mut acks = 0;
+        let mut in_flight: BTreeMap<usize, InFlight> = BTreeMap::new();
+        let mut answers = 0;
         let deadline = Instant::now() + Duration::from_secs(60);
         // Kill at a different point each round, while all writers are busy.
-        while acks < 150 + 100 * round {
-            let line = output.recv_timeout(deadline - Instant::now()).expect("the writer stopped acknowledging");
-            acks += record(&mut acknowledged, &line, &mut last_revision);
+        let kill_after = 16 + (round * 37) % 97;
+        let mut follow = |line: &str, model: &mut Model, in_flight: &mut BTreeMap<usize, InFlight>| {
+            let words: Vec<&str> = line.split(' ').collect();
+            let writer: usize = words[1].parse().unwrap();
+            match words[..] {
+                ["try", _, op, key, value] => {
+                    let write = InFlight { op: op.into(), key: key.into(), value: value.into() };
+                    assert!(in_flight.insert(writer, write).is_none(), "one write at a time per writer");
+                }
+                ["ack", _, revision] => {
+                    let revision: i64 = revision.parse().unwrap();
+                    last_revision = last_revision.max(revision);
+                    let write = in_flight.remove(&writer).expect("an answer follows its write");
+                    match write.op.as_str() {
+                        "del" => model.remove(&write.key),
+                        "put" => model.insert(write.key, (write.value, revision)),
+                        _ => panic!("a stale update was accepted: {} = {}", write.key, write.value),
+                    };
+                    acks += 1;
+                }
+                ["refused", _] => {
+                    in_flight.remove(&writer).expect("an answer follows its write");
+                    refusals += 1;
+                }
+                _ => panic!("unexpected line from the writer: {line}"),
+            }
+        };
+        while answers < kill_after {
+            let line = output.recv_timeout(deadline - Instant::now()).expect("the writer stopped answering");
+            answers += usize::from(!line.starts_with("try"));
+            follow(&line, &mut model, &mut in_flight);
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         // Lines the child wrote before it died are still in the pipe.
         while let Ok(line) = output.recv_timeout(Duration::from_secs(5)) {
-            record(&mut acknowledged, &line, &mut last_revision);
+            follow(&line, &mut model, &mut in_flight);
         }
-        for writer in 0..WRITERS {
-            let prefix = format!("/crash/{round}/{writer}/");
-            // Each writer's transactions are acknowledged in order, one new key each: `next` is
-            // the one in flight, and it deletes `next - 5` when next % 3 == 0.
-            let next = acknowledged.keys().filter(|key| key.starts_with(&prefix)).count();
-            if next >= 5 && next % 3 == 0 {
-                maybe_deleted.insert(format!("{prefix}{}", next - 5));
-            }
-        }
-        verify(dir.path(), &acknowledged, &maybe_deleted, last_revision);
+        verify(dir.path(), &mut model, &in_flight, last_revision, round);
     }
+    assert!(acks > ROUNDS * 16 && refusals > ROUNDS, "the mix was exercised: {acks} acks, {refusals} refusals");
+    (acks, refusals)
 }
 
-/// Record one `ack REV put KEY VALUE` / `ack REV del KEY` line; returns 1 for a put.
-fn record(acknowledged: &mut Acknowledged, line: &str, last_revision: &mut i64) -> usize {
-    let words: Vec<&str> = line.split(' ').collect();
-    let revision: i64 = words[1].parse().unwrap();
-    *last_revision = (*last_revision).max(revision);
-    match words[2..] {
-        ["put", key, value] => {
-            acknowledged.insert(key.to_string(), (revision, Some(value.to_string())));
-            1
-        }
-        ["del", key] => {
-            acknowledged.insert(key.to_string(), (revision, None));
-            0
-        }
-        _ => panic!("unexpected line from the writer: {line}"),
-    }
-}
-
-fn verify(dir: &Path, acknowledged: &Acknowledged, maybe_deleted: &BTreeSet<String>, last_revision: i64) {
+/// Open the store and compare it with the model: exact for every key but those a write in
+/// flight touched, which hold either what they held or what that write wrote. The model then
+/// takes what the store holds, for the next round.
+fn verify(dir: &Path, model: &mut Model, in_flight: &BTreeMap<usize, InFlight>, last_revision: i64, round: usize) {
     runtime().block_on(async {
-        let store = EmbeddedStore::open(dir).unwrap();
+        let store = EmbeddedStore::open(dir).unwrap_or_else(|err| panic!("round {round}: the store must open: {err}"));
         let current = store.current_revision().await.unwrap();
         assert!(current >= last_revision, "revision {current} went back before the acknowledged {last_revision}");
-        for (key, (revision, value)) in acknowledged {
-            let found = store.get(key).await.unwrap();
-            if found.is_none() && maybe_deleted.contains(key) {
+        let found: BTreeMap<String, (String, i64)> = store
+            .list("/crash/")
+            .await
+            .unwrap()
+            .kvs
+            .into_iter()
+            .map(|kv| (kv.key, (String::from_utf8(kv.value.to_vec()).unwrap(), kv.mod_revision)))
+            .collect();
+        let uncertain: BTreeMap<&str, &InFlight> =
+            in_flight.values().map(|write| (write.key.as_str(), write)).collect();
+        for key in model.keys().chain(found.keys()).collect::<std::collections::BTreeSet<_>>() {
+            let (expected, actual) = (model.get(key), found.get(key));
+            if expected == actual {
                 continue;
             }
-            match value {
-                Some(value) => {
-                    let kv = found.unwrap_or_else(|| panic!("acknowledged {key} at {revision} is lost"));
-                    assert_eq!((kv.value.as_ref(), kv.mod_revision), (value.as_bytes(), *revision), "{key}");
-                }
-                None => assert!(found.is_none(), "acknowledged delete of {key} at {revision} is undone"),
-            }
-        }
-        // The history is consistent too: at the last acknowledged revision, every acknowledged
-        // key is as it was acknowledged.
-        let at =
-            store.range(RangeRequest { revision: last_revision, ..RangeRequest::prefix("/crash/") }).await.unwrap();
-        let live: BTreeMap<&str, &[u8]> = at.kvs.iter().map(|kv| (kv.key.as_str(), kv.value.as_ref())).collect();
-        for (key, (_, value)) in acknowledged {
-            if maybe_deleted.contains(key) && !live.contains_key(key.as_str()) {
-                continue;
-            }
-            assert_eq!(
-                live.get(key.as_str()).copied(),
-                value.as_ref().map(|v| v.as_bytes()),
-                "{key} at {last_revision}"
+            let write = uncertain
+                .get(key.as_str())
+                .unwrap_or_else(|| panic!("round {round}: {key} is {actual:?}, acknowledged as {expected:?}"));
+            // The write in flight happened (whole): a delete, or a put of exactly its value; never
+            // a stale update.
+            let happened = match actual {
+                None => write.op == "del",
+                Some((value, _)) => write.op == "put" && *value == write.value,
+            };
+            assert!(
+                happened,
+                "round {round}: {key} is {actual:?}, acknowledged as {expected:?}, in flight {}",
+                write.value
             );
         }
+        *model = found;
     });
 }
 

@@ -1,6 +1,7 @@
 //! The embedded backend: the conformance suite, then what only a durable store promises —
 //! everything survives a restart (values, revisions, watchable history, the compaction point),
-//! the format is checked, the directory is locked, compaction runs on its own.
+//! the format is checked (and format 1 migrated), the directory is locked, compaction runs on
+//! its own.
 
 mod conformance;
 
@@ -101,12 +102,12 @@ async fn an_incompatible_format_is_refused_and_nothing_is_touched() {
         let store = EmbeddedStore::open(dir.path()).unwrap();
         store.put("/a", b("1")).await.unwrap();
     }
-    assert_eq!(std::fs::read_to_string(dir.path().join("FORMAT")).unwrap(), "rampart-store-format 1\n");
+    assert_eq!(std::fs::read_to_string(dir.path().join("FORMAT")).unwrap(), "rampart-store-format 2\n");
     std::fs::write(dir.path().join("FORMAT"), "rampart-store-format 7\n").unwrap();
     let before = snapshot(dir.path());
     let err = EmbeddedStore::open(dir.path()).err().expect("refused");
     let StoreError::Incompatible(message) = &err else { panic!("expected Incompatible, got {err:?}") };
-    assert!(message.contains("store format 7") && message.contains("reads format 1"), "{message}");
+    assert!(message.contains("store format 7") && message.contains("reads format 2"), "{message}");
     assert!(message.contains(&dir.path().display().to_string()), "names the directory: {message}");
     assert!(!err.to_string().contains('\n'), "one line");
     assert_eq!(snapshot(dir.path()), before, "nothing written");
@@ -190,4 +191,59 @@ async fn concurrent_writers_lose_nothing_across_a_restart() {
     let mut revisions: Vec<i64> = all.kvs.iter().map(|kv| kv.mod_revision).collect();
     revisions.sort();
     assert_eq!(revisions, (1..=400).collect::<Vec<_>>(), "one revision per write, none lost");
+}
+
+/// Copy `tests/data/<name>` (a data directory written by an earlier version) to a temp dir.
+fn fixture(name: &str) -> tempfile::TempDir {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_format_1_directory_is_migrated_with_its_history() {
+    // Written by the redb backend (format 1): /a=1 (1), /b=1 (2), /a=2 (3), /gone=x (4),
+    // compacted at 3, then {put /c=z, delete /gone, put /b=2} (5), delete /c (6).
+    let dir = fixture("format-1");
+    {
+        let store = EmbeddedStore::open_with(dir.path(), options(64)).unwrap();
+        assert_eq!(store.current_revision().await.unwrap(), 6);
+        let a = store.get("/a").await.unwrap().unwrap();
+        assert_eq!((a.value, a.create_revision, a.mod_revision, a.version), (b("2"), 1, 3, 2));
+        let now = store.list("/").await.unwrap();
+        assert_eq!(
+            now.kvs.iter().map(|kv| (kv.key.as_str(), kv.value.clone())).collect::<Vec<_>>(),
+            [("/a", b("2")), ("/b", b("2"))]
+        );
+        let at5 = store.range(RangeRequest { revision: 5, ..RangeRequest::prefix("/") }).await.unwrap();
+        assert_eq!(at5.kvs.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), ["/a", "/b", "/c"]);
+        let old = store.range(RangeRequest { revision: 1, ..RangeRequest::key("/a") }).await.unwrap_err();
+        assert_eq!(old, StoreError::Compacted { requested: 1, compact_revision: 3 });
+        let mut watch = store
+            .watch(WatchRequest { key: "/".into(), range: KeyRange::Prefix, start_revision: 5, prev_kv: true })
+            .await
+            .unwrap();
+        let batch = tokio::time::timeout(Duration::from_secs(5), watch.next()).await.unwrap().unwrap().unwrap();
+        let seen: Vec<_> =
+            batch.into_iter().map(|event| (event.kind, event.kv.key, event.prev_kv.map(|kv| kv.value))).collect();
+        assert_eq!(
+            seen,
+            [
+                (EventKind::Put, "/c".to_string(), None),
+                (EventKind::Delete, "/gone".to_string(), Some(b("x"))),
+                (EventKind::Put, "/b".to_string(), Some(b("1"))),
+            ]
+        );
+        assert_eq!(store.put("/d", b("new")).await.unwrap(), 7);
+    }
+    assert_eq!(std::fs::read_to_string(dir.path().join("FORMAT")).unwrap(), "rampart-store-format 2\n");
+    assert!(!dir.path().join("data.redb").exists(), "the redb file is gone once migrated");
+    let store = EmbeddedStore::open_with(dir.path(), options(64)).unwrap();
+    assert_eq!(store.current_revision().await.unwrap(), 7, "the migrated store and the write after it");
+    assert_eq!(store.get("/d").await.unwrap().unwrap().value, b("new"));
+    assert_eq!(store.get("/a").await.unwrap().unwrap().mod_revision, 3);
 }
