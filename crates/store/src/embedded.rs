@@ -19,9 +19,13 @@
 //! retained history, and with it every watch start after the compaction, survives a restart.
 //!
 //! redb locks the file: a second process opening the same directory fails with a clear error.
+//!
+//! The directory and its files are their owner's only (0700, 0600) from the moment they are
+//! created, since the data holds Secrets and IAM state; ones found open to others are tightened.
 
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -112,6 +116,7 @@ impl EmbeddedStore {
         let dir = dir.as_ref();
         check_format(dir)?;
         let path = dir.join(DATA_FILE);
+        private_file(&path).map_err(|err| StoreError::Backend(format!("cannot create {}: {err}", path.display())))?;
         let db = redb::Builder::new().set_cache_size(options.cache_size).create(&path).map_err(|err| match err {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
                 "{} is in use by another process (it holds the store's lock); stop it or use another data directory",
@@ -208,10 +213,10 @@ fn check_format(dir: &Path) -> Result<()> {
                     dir.display()
                 )));
             }
-            fs::create_dir_all(dir).map_err(|err| io("create", dir, err))?;
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|err| io("create", dir, err))?;
             let tmp = dir.join(format!("{FORMAT_FILE}.tmp"));
             let write = || -> std::io::Result<()> {
-                let mut file = fs::File::create(&tmp)?;
+                let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
                 writeln!(file, "{FORMAT_WORD} {FORMAT_VERSION}")?;
                 file.sync_all()?;
                 fs::rename(&tmp, &format_path)?;
@@ -221,6 +226,17 @@ fn check_format(dir: &Path) -> Result<()> {
         }
         Err(err) => Err(io("read", &format_path, err)),
     }
+}
+
+/// Creates `path` empty and 0600 if it does not exist (redb then starts a database in it), and
+/// takes away what others may do with it if it does.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    let file = fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
 }
 
 fn check_version(dir: &Path, found: u64) -> Result<()> {
@@ -473,6 +489,26 @@ mod tests {
         let delete = Change { key: Arc::from("/k"), kind: EventKind::Delete, kv: Stored::tombstone(9), prev: None };
         assert_eq!(decode(9, "/k", &encode(0, &delete)), Some((0, delete)));
         assert_eq!(decode(9, "/k", &encode(0, &put)[..10]), None, "a truncated row is refused");
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The data holds Secrets: no one else may read it, from its first byte (the files are
+    /// created with their mode, not changed after), and a file found open to others is closed.
+    #[tokio::test]
+    async fn the_directory_and_its_files_are_the_owners_only() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("store");
+        EmbeddedStore::open(&dir).unwrap().put("/a", Bytes::from_static(b"secret")).await.unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(FORMAT_FILE)), 0o600);
+        assert_eq!(mode(&dir.join(DATA_FILE)), 0o600);
+        fs::set_permissions(dir.join(DATA_FILE), fs::Permissions::from_mode(0o644)).unwrap();
+        let store = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!(mode(&dir.join(DATA_FILE)), 0o600);
+        assert_eq!(store.get("/a").await.unwrap().map(|kv| kv.value), Some(Bytes::from_static(b"secret")));
     }
 
     #[tokio::test]
