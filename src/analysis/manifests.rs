@@ -4,6 +4,7 @@
 //! ClusterRole aggregation applied as the controller would. A namespaced object without a
 //! namespace lands where `kubectl apply -f` would put it: the `-n` namespace, else `default`.
 
+use crate::output::errln;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -210,7 +211,7 @@ fn add(policy: &mut Policy, file: &str, document: usize, value: Value, namespace
         }
         _ => {
             let what = if kind.is_empty() { "a document without kind".to_string() } else { format!("kind {kind:?}") };
-            eprintln!("warning: {file}: document {document}: skipping {what} (neither RBAC nor EKS access)");
+            errln!("warning: {file}: document {document}: skipping {what} (neither RBAC nor EKS access)");
         }
     }
     Ok(())
