@@ -351,22 +351,14 @@ message Part
         assert_eq!(refused(&no_alias), "line 11: no package has the alias \"core\" (in \"core.Meta\")");
         let no_such_local = SMALL.replace("]Part", "]Parts");
         assert_eq!(refused(&no_such_local), "line 14: type \"Parts\" is neither a scalar nor a message of the table");
-        assert_eq!(
-            refused(&SMALL.replace("null", "nul")),
-            "line 12: unknown flag \"nul\" (zero, null, inline, json=<name>)"
-        );
-        assert_eq!(
-            refused(&SMALL.replace("[]int64 null", "[]int64 inline")),
-            "line 12: only a message field can be inline, not \"[]int64\""
-        );
-        assert_eq!(
-            refused(&SMALL.replace(" 5 double", " five double")),
-            "line 15: field number \"five\" is not a number"
-        );
-        assert_eq!(
-            refused(&SMALL.replace("map[string]string", "map[Part]string")),
-            "line 13: map key \"Part\" is not a scalar"
-        );
+        for (from, to, error) in [
+            ("null", "nul", "line 12: unknown flag \"nul\" (zero, null, inline, json=<name>)"),
+            ("[]int64 null", "[]int64 inline", "line 12: only a message field can be inline, not \"[]int64\""),
+            (" 5 double", " five double", "line 15: field number \"five\" is not a number"),
+            ("map[string]string", "map[Part]string", "line 13: map key \"Part\" is not a scalar"),
+        ] {
+            assert_eq!(refused(&SMALL.replace(from, to)), error);
+        }
         assert_eq!(refused(&SMALL.replace("as example", "as meta")), "line 8: alias \"meta\" is taken");
         assert!(refused("message Orphan\n").starts_with("line 1: a message outside a package"));
         assert!(refused("package a as a\n  name 1 string\n").starts_with("line 2: a field outside a message"));
