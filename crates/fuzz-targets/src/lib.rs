@@ -4,6 +4,10 @@
 //! `fuzz/artifacts/<target>/`) run the same code. Each target feeds one parser of untrusted input
 //! and checks only that it answers, with a value or an error: a panic is the finding.
 //!
+//! `protobuf_body` reads Kubernetes' Protobuf request bodies (kube-schema), `request_info` a
+//! request line (kube-core), `merge_patch` and `server_side_apply` patch a ConfigMap (kube-patch;
+//! strategic merge patch needs a built-in kind's schema and has no target yet).
+//!
 //! This crate does no I/O; it must never hold assertions of its own about the answers (the
 //! crates' own tests do that).
 
@@ -11,6 +15,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use eks_auth::{AccessKeys, AwsAuth, Caller, TokenVerifier, VerifierConfig};
+use kube_patch::{FieldManager, PatchType, Schema};
+use serde_json::{Value, json};
 use sigv4::{PresignedExpiry, SignedRequest, SigningCredentials, Verifier};
 
 /// Every target, by the name its corpus and artifacts directories have.
@@ -19,6 +25,10 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("sigv4_presigned", sigv4_presigned),
     ("eks_token", eks_token),
     ("aws_auth", aws_auth),
+    ("protobuf_body", protobuf_body),
+    ("request_info", request_info),
+    ("merge_patch", merge_patch),
+    ("server_side_apply", server_side_apply),
 ];
 
 /// The instant every target verifies at (the corpus' signatures are of that day).
@@ -98,4 +108,48 @@ pub fn aws_auth(data: &[u8]) {
     let parsed = AwsAuth::parse(&config);
     let _ = parsed.lookup("arn:aws:iam::123456789012:role/admin");
     let _ = parsed.allows_account("123456789012");
+}
+
+/// A `application/vnd.kubernetes.protobuf` request body, decoded into JSON.
+pub fn protobuf_body(data: &[u8]) {
+    let _ = kube_schema::protobuf::decode(data);
+}
+
+/// A request line, `METHOD path?query`, turned into kube-apiserver's RequestInfo.
+pub fn request_info(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (method, target) = text.split_once(' ').unwrap_or(("GET", &text));
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let _ = kube_core::RequestInfo::new(method, path, query);
+}
+
+/// The object patched below: a ConfigMap with data, labels and managed fields.
+fn live_config_map() -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "settings", "namespace": "default", "labels": {"app": "web"},
+                        "managedFields": [{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1",
+                                           "fieldsType": "FieldsV1",
+                                           "fieldsV1": {"f:data": {"f:a": {}}, "f:metadata": {"f:labels": {"f:app": {}}}}}]},
+           "data": {"a": "1", "b": "2"}})
+}
+
+/// A JSON merge patch and a JSON patch (RFC 7386, RFC 6902) of a ConfigMap.
+pub fn merge_patch(data: &[u8]) {
+    let live = live_config_map();
+    let schema = Schema::deduced();
+    let _ = kube_patch::apply_patch(&live, data, PatchType::Merge, &schema);
+    let _ = kube_patch::apply_patch(&live, data, PatchType::Json, &schema);
+}
+
+/// A server-side apply body (YAML or JSON) applied to a ConfigMap by another manager.
+pub fn server_side_apply(data: &[u8]) {
+    let Ok(applied) = kube_patch::decode_apply_patch(data) else { return };
+    let schema = Schema::deduced();
+    let live = live_config_map();
+    let manager = FieldManager::new(&schema, "v1", "ConfigMap");
+    let _ = manager.apply(Some(&live), &applied, "fuzz", false, now());
+    let _ = manager.apply(None, &applied, "fuzz", true, now());
 }
