@@ -19,8 +19,11 @@ use kube_patch::{FieldManager, PatchType, Schema};
 use serde_json::{Value, json};
 use sigv4::{PresignedExpiry, SignedRequest, SigningCredentials, Verifier};
 
+/// A target: one input, answered or panicking.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name its corpus and artifacts directories have.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sigv4_header", sigv4_header),
     ("sigv4_presigned", sigv4_presigned),
     ("eks_token", eks_token),
