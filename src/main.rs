@@ -4,6 +4,7 @@
 //! file only lists them.
 
 mod analysis;
+mod output;
 mod serve;
 
 use std::process::ExitCode;

@@ -1,7 +1,7 @@
 //! Every IAM API call Rampart serves, driven with boto3 against the running binary: users,
 //! groups, roles, access keys, managed policies with versions, attached and inline policies of
 //! users, groups and roles, tags, Marker/MaxItems paging, AWS's error codes, and requests that
-//! are not calls at all.
+//! are not calls at all or are signed without their host.
 
 mod common;
 
@@ -239,6 +239,24 @@ status, text = send("Action=GetCallerIdentity&Version=2011-06-15", service="sts"
 assert status == 200 and "<Arn>arn:aws:iam::123456789012:user/admin</Arn>" in text, text
 status, text = send("Version=2010-05-08")
 assert status == 400 and "<Code>MissingAction</Code>" in text, text
+
+# botocore always signs the host; a signer that leaves it out is refused as AWS refuses it.
+class HostUnsigned(SigV4Auth):
+    def headers_to_sign(self, request):
+        headers = super().headers_to_sign(request)
+        del headers["host"]
+        return headers
+
+request = AWSRequest(method="POST", url=os.environ["AWS_ENDPOINT_URL"], data="Action=ListUsers&Version=2010-05-08",
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+HostUnsigned(session.get_credentials(), "iam", "us-east-1").add_auth(request)
+assert "SignedHeaders=content-type;x-amz-date," in request.headers["Authorization"], request.headers["Authorization"]
+response = http.send(request.prepare())
+import xml.etree.ElementTree as ET
+error = ET.fromstring(response.text).find("{*}Error")
+assert response.status_code == 400, response.text
+assert error.find("{*}Code").text == "IncompleteSignature", response.text
+assert error.find("{*}Message").text == "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.", response.text
 print("ok")
 "#
     );

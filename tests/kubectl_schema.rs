@@ -1,7 +1,7 @@
 //! What kubectl needs to know about the types, with the real kubectl as the admin: `explain`,
 //! `apply` and `edit` reading the OpenAPI v3 documents (kube-schema builds them, the API server
-//! serves them), and the generators and `auth` commands sending Protobuf bodies that the server
-//! decodes into the same objects JSON would have made.
+//! serves them), and the generators, `auth` and `debug --copy-to` sending Protobuf bodies that
+//! the server decodes into the same objects JSON would have made.
 
 mod common;
 
@@ -234,4 +234,32 @@ fn generators_send_protobuf_that_decodes_to_the_same_objects() {
     assert_eq!(row(&rows(&list.stdout), "*.*").last().unwrap(), "[*]", "{}", list.stdout);
     let whoami = rampart.kubectl(&["auth", "whoami"]).ok();
     assert!(whoami.stdout.contains("system:masters"), "{}", whoami.stdout);
+}
+
+/// `kubectl debug --copy-to` sends the copied pod as Protobuf: its volumes keep their sources
+/// (Go's inline `VolumeSource`), the service-account token's projected volume included.
+#[test]
+fn debug_copy_to_keeps_the_volume_sources() {
+    let rampart = Rampart::start();
+    rampart.kubectl(&["create", "configmap", "settings", "--from-literal=a=b"]).ok();
+    let pod = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+        "spec": {"containers": [{"name": "web", "image": "nginx",
+                                 "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"},
+                                                  {"name": "settings", "mountPath": "/etc/settings"}]}],
+                 "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+                             {"name": "settings", "configMap": {"name": "settings", "optional": true}}]}}"#;
+    rampart.kubectl_stdin(&["apply", "-f", "-"], pod).ok();
+    let copied = rampart.kubectl(&["debug", "web", "--copy-to=web-copy", "--image=busybox", "--container=dbg"]).ok();
+    assert!(!copied.stderr.contains("unknown field"), "{}", copied.stderr);
+    let copy = json(&rampart.kubectl(&["get", "pod", "web-copy", "-o", "json"]).ok());
+    let volumes = copy["spec"]["volumes"].as_array().unwrap().clone();
+    assert_eq!(volumes.len(), 3, "{volumes:?}");
+    assert_eq!((&volumes[0]["name"], &volumes[0]["emptyDir"]["sizeLimit"]), (&"scratch".into(), &"1Gi".into()));
+    assert_eq!(volumes[1]["configMap"]["name"], "settings", "{}", volumes[1]);
+    assert_eq!(volumes[1]["configMap"]["optional"], true, "{}", volumes[1]);
+    assert!(volumes[2]["name"].as_str().unwrap().starts_with("kube-api-access-"), "{}", volumes[2]);
+    assert!(volumes[2]["projected"]["sources"].as_array().is_some_and(|s| s.len() == 3), "{}", volumes[2]);
+    let containers: Vec<&str> =
+        copy["spec"]["containers"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(containers, ["web", "dbg"]);
 }

@@ -1,13 +1,14 @@
 //! `rampart serve` as a process: it becomes ready, writes its env file, stops cleanly on SIGTERM
 //! and SIGINT, and refuses a bad start (a taken port, an unreadable or invalid configuration
 //! file, a data directory of another format or in use) with one line and a non-zero exit,
-//! leaving the data directory as it was. Also: every subcommand's help, and wrong flags.
+//! leaving the data directory as it was. Also: every subcommand's help, wrong flags, and output
+//! to a closed pipe.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use common::{Rampart, rampart_bin, run};
 
@@ -144,4 +145,81 @@ fn every_subcommand_has_help_and_wrong_flags_are_clear() {
     let out = rampart(&["serve", "--no-such-flag"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("unexpected argument '--no-such-flag'"), "{}", out.stderr);
+}
+
+/// A reader that went away ends every command quietly, as Unix tools end on SIGPIPE (Rust's
+/// `println!` panics there): `rampart serve | head -3` then Ctrl-C, a `serve` whose stdout is
+/// closed before it is ready, and an offline command printing into a closed pipe.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each serve's stderr goes to a file (a pipe nobody drains could block it).
+    let serve_args = |name: &str| {
+        let mut command = Command::new(rampart_bin());
+        let data = dir.path().join(name);
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--aws-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0"])
+            .env_remove("RAMPART_DATA_DIR")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join(format!("{name}.stderr"))).unwrap());
+        command
+    };
+    let stderr_of = |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.stderr"))).unwrap();
+
+    // `rampart serve | head -3`: head reads three lines and exits; SIGTERM (as Ctrl-C) then makes
+    // serve say it is shutting down, to nobody.
+    let mut serve = serve_args("piped").stdout(Stdio::piped()).spawn().unwrap();
+    let head = Command::new("head")
+        .arg("-3")
+        .stdin(Stdio::from(serve.stdout.take().unwrap()))
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(head.stdout).unwrap();
+    assert!(shown.starts_with("Rampart is ready.\n"), "{shown}");
+    assert_eq!(shown.lines().count(), 3, "{shown}");
+    Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap();
+    let status = wait_for(&mut serve);
+    let stderr = stderr_of("piped");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status, Some(0), "a signalled serve ends as usual though its output is gone: {stderr}");
+
+    // Nobody reads at all: serve stops, quietly, with the status of SIGPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut serve = serve_args("closed").stdout(writer).spawn().unwrap();
+    let status = wait_for(&mut serve);
+    let stderr = stderr_of("closed");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status, Some(141), "{stderr}");
+
+    // An offline command into a closed pipe.
+    let policy = dir.path().join("rbac.yaml");
+    std::fs::write(&policy, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ci, namespace: dev}\n").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(rampart_bin())
+        .args(["who-can", "list", "pods", "-n", "dev", "-f", policy.to_str().unwrap()])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+}
+
+/// The exit code of a process expected to end by itself within 30 s.
+fn wait_for(child: &mut std::process::Child) -> Option<i32> {
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("the process did not end within 30 s");
 }

@@ -1,8 +1,8 @@
 //! Deployments with the real kubectl against `rampart serve`: `create deployment` gives Running
 //! pods on the simulated nodes, `scale` up and down, `rollout status`, `set image` with
 //! `rollout history` and `rollout undo`, ReplicaSets with their hash and revision, what
-//! `describe pod` and `get events` show, cascading deletion, and pods that outlive a restart
-//! of Rampart.
+//! `describe pod` and `get events` show, cascading deletion, pods that outlive a restart of
+//! Rampart, and containers that stay one process each across a SIGKILL of the server.
 
 mod common;
 
@@ -193,4 +193,50 @@ fn pods_outlive_a_restart_of_rampart() {
     let name = restarted[0]["metadata"]["name"].as_str().unwrap();
     assert_eq!(rampart.kubectl(&["logs", name]).ok().stdout, "serving\n");
     assert_eq!(rampart.kubectl(&["exec", name, "--", "echo", "still here"]).ok().stdout, "still here\n");
+}
+
+/// The processes running `argv` whose working directory is under `dir` (a container's, in this
+/// server's data directory: other tests on the machine run the same commands).
+fn container_processes(dir: &std::path::Path, argv: &[&str]) -> Vec<u32> {
+    let expected: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        if cmdline == expected && cwd.starts_with(dir) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A server killed with SIGKILL cannot stop its containers' processes; the next one kills them
+/// (it finds them by the pid files in the pod sandboxes) before it starts the containers again,
+/// so a container is one process.
+#[test]
+fn a_killed_server_leaves_no_second_copy_of_a_container() {
+    let mut rampart = Rampart::start();
+    let argv = ["sleep", "3613"];
+    rampart
+        .kubectl(&["create", "deployment", "worker", "--image=busybox", "--replicas=2", "--", argv[0], argv[1]])
+        .ok();
+    rolled_out(&rampart, "worker");
+    running(&rampart, "app=worker", 2);
+    let first = container_processes(&rampart.data_dir, &argv);
+    assert_eq!(first.len(), 2, "one process per container");
+
+    let pid = rampart.pid().unwrap().to_string();
+    std::process::Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    rampart.wait();
+    assert_eq!(container_processes(&rampart.data_dir, &argv), first, "nobody stopped them");
+
+    rampart.restart();
+    eventually(30, "the containers to be started again", || {
+        let pods = live_pods(&rampart, "app=worker");
+        pods.iter().all(|p| p["status"]["containerStatuses"][0]["restartCount"] == 1).then_some(())
+    });
+    let second = container_processes(&rampart.data_dir, &argv);
+    assert_eq!(second.len(), 2, "still one process per container: {first:?} then {second:?}");
+    assert!(second.iter().all(|pid| !first.contains(pid)), "the old processes are gone: {first:?}, {second:?}");
 }

@@ -2,6 +2,7 @@
 //! (exit 0) or `no` (exit 1, with ` - <reason>` when RBAC has one), the `--list` table exactly as
 //! kubectl prints it, and with `--explain` the binding → role → rule behind the answer.
 
+use crate::output::{errln, out, outln};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -50,7 +51,7 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
         Ok(user) => user,
         Err(why) => {
             if !args.quiet {
-                println!("no - {why}");
+                outln!("no - {why}");
             }
             return Ok(ExitCode::from(1));
         }
@@ -66,9 +67,9 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
         let authz = policy.authorizer();
         let status = authz.rules_review(&user, &args.namespace);
         if status.incomplete {
-            eprintln!("warning: the list may be incomplete: {}", status.evaluation_error);
+            errln!("warning: the list may be incomplete: {}", status.evaluation_error);
         }
-        print!("{}", list_table(&status.policy_rules(), !args.no_headers));
+        out!("{}", list_table(&status.policy_rules(), !args.no_headers));
         return Ok(ExitCode::SUCCESS);
     }
     if args.no_headers {
@@ -86,7 +87,7 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
     let namespace = if args.all_namespaces { "" } else { args.namespace.as_str() };
     let q = question(verb, target, name, args.subresource.as_deref(), namespace)?;
     for warning in &q.warnings {
-        eprintln!("Warning: {warning}");
+        errln!("Warning: {warning}");
     }
     let mut attrs = q.attributes;
     attrs.user = user;
@@ -99,18 +100,18 @@ pub fn run(args: CanIArgs) -> Result<ExitCode, AnalysisError> {
     let allowed = decision.as_ref().is_none_or(Decision::is_allowed);
     if !args.quiet {
         match &decision {
-            Some(d) if !allowed && !d.reason().is_empty() => println!("no - {}", d.reason()),
-            _ => println!("{}", if allowed { "yes" } else { "no" }),
+            Some(d) if !allowed && !d.reason().is_empty() => outln!("no - {}", d.reason()),
+            _ => outln!("{}", if allowed { "yes" } else { "no" }),
         }
         if args.explain {
             if privileged {
-                println!(
+                outln!(
                     "allowed: the user is in group system:masters, which the API server allows everything before RBAC"
                 );
             } else if let Some(reason) = &access_policy {
-                println!("allowed: {reason}");
+                outln!("allowed: {reason}");
             } else {
-                print!("{}", ExplanationDisplay { attrs: &attrs, explanation: &authz.explain(&attrs) });
+                out!("{}", ExplanationDisplay { attrs: &attrs, explanation: &authz.explain(&attrs) });
             }
         }
     }

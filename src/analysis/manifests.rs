@@ -9,6 +9,8 @@
 //! with the aws CLI, exactly as a user would export them.
 
 use std::collections::HashMap;
+
+use crate::output::errln;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -359,7 +361,7 @@ fn add(
         }
         _ => {
             let what = if kind.is_empty() { "a document without kind".to_string() } else { format!("kind {kind:?}") };
-            eprintln!("warning: {file}: document {document}: skipping {what} (neither RBAC nor EKS access)");
+            errln!("warning: {file}: document {document}: skipping {what} (neither RBAC nor EKS access)");
         }
     }
     Ok(())

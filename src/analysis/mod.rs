@@ -19,6 +19,7 @@ mod table;
 mod who_can;
 mod whoami;
 
+use crate::output::errln;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -83,7 +84,7 @@ pub fn run_audit2rbac(args: Audit2RbacArgs) -> ExitCode {
 
 fn finish(result: Result<ExitCode, AnalysisError>) -> ExitCode {
     result.unwrap_or_else(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         ExitCode::from(2)
     })
 }
@@ -153,7 +154,7 @@ impl EksArgs {
         let resolved = eks::resolve(manifests, arn, self.access_key_id.as_deref().unwrap_or_default(), self.mode()?)
             .map_err(|e| AnalysisError::Usage(format!("--as-arn {arn}: {e}")))?;
         for warning in &resolved.warnings {
-            eprintln!("warning: {warning}");
+            errln!("warning: {warning}");
         }
         Ok(resolved)
     }

@@ -4,6 +4,7 @@
 //! entries, the IAM principals that get the permission and how (mapping, then binding or EKS
 //! access policy).
 
+use crate::output::{errln, out};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -45,7 +46,7 @@ pub fn run(args: WhoCanArgs) -> Result<ExitCode, AnalysisError> {
         r.namespace.clear();
     }
     for warning in q.warnings.iter().filter(|w| !w.contains("is not namespace scoped")) {
-        eprintln!("Warning: {warning}");
+        errln!("Warning: {warning}");
     }
     let policy = manifests::load_into(&args.policy, &args.namespace)?;
     let mode = EksArgs { access_key_id: None, authentication_mode: args.authentication_mode.clone() }.mode()?;
@@ -102,7 +103,7 @@ pub fn run(args: WhoCanArgs) -> Result<ExitCode, AnalysisError> {
         out.push('\n');
         out.push_str(&iam_principals(&policy.eks, mode, &grants, &q.attributes, &action));
     }
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

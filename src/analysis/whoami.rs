@@ -4,6 +4,7 @@
 //! drops of a malformed aws-auth ConfigMap is warned about on stderr, with the key and line; the
 //! mapping that matched is named on stderr too.
 
+use crate::output::{errln, out, outln};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -38,11 +39,11 @@ pub fn run(args: WhoamiArgs) -> Result<ExitCode, AnalysisError> {
     let user = match resolved.user {
         Ok(user) => user,
         Err(error) => {
-            eprintln!("error: EKS would not authenticate {}: {error}", args.arn);
+            errln!("error: EKS would not authenticate {}: {error}", args.arn);
             return Ok(ExitCode::from(1));
         }
     };
-    eprintln!("mapped by {}", eks::mapped_by(&user.mapped_by));
+    errln!("mapped by {}", eks::mapped_by(&user.mapped_by));
     let user = user.user;
     // Offline, what only a signed request tells (the principal's unique ID, an access key not
     // given) is unknown: it is left out rather than shown empty.
@@ -67,7 +68,7 @@ pub fn run(args: WhoamiArgs) -> Result<ExitCode, AnalysisError> {
             for (key, values) in &extra {
                 rows.push(vec![format!("Extra: {key}"), list(values)]);
             }
-            print!("{}", table::render(&rows));
+            out!("{}", table::render(&rows));
         }
         Some(format) => {
             let mut info = Map::new();
@@ -92,11 +93,11 @@ pub fn run(args: WhoamiArgs) -> Result<ExitCode, AnalysisError> {
                 let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
                 let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
                 serde::Serialize::serialize(&review, &mut serializer).expect("JSON values serialize");
-                println!("{}", String::from_utf8_lossy(&out));
+                outln!("{}", String::from_utf8_lossy(&out));
             } else {
                 let yaml = serde_saphyr::to_string(&review)
                     .map_err(|e| AnalysisError::Usage(format!("cannot print YAML: {e}")))?;
-                print!("{yaml}");
+                out!("{yaml}");
             }
         }
     }

@@ -8,7 +8,6 @@
 //! `default` profile only: profiles a user added (`aws configure --profile …`) are kept.
 
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use chrono::Utc;
 use iam::EntityKind;
 
 use super::config::Config;
+use super::private::write_private;
 use super::{Context, Started};
 
 /// The administrator created at first start.
@@ -206,14 +206,6 @@ pub(super) fn load_or_create_ca(dir: &Path) -> anyhow::Result<tls::CertificateAu
     Ok(ca)
 }
 
-pub(super) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
 /// Sets the `[profile]` section of an AWS CLI INI file to `values`, keeping every other section
 /// as it was (mode 0600: the credentials file holds secrets).
 fn write_profile(path: &PathBuf, profile: &str, values: &[(&str, &str)]) -> anyhow::Result<()> {
@@ -271,6 +263,9 @@ mod tests {
         assert_eq!(text, "[default]\naws_access_key_id = AKIA3\n\n[eks-user]\naws_access_key_id = AKIA2\n");
         write_profile(&path, "default", &[("aws_access_key_id", "AKIA3")]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "rewriting the same profile changes nothing");
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions()) & 0o777,
+            0o600
+        );
     }
 }

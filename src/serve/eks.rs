@@ -22,7 +22,8 @@ use ::eks::{ClusterHook, ClusterKey, Creator, Eks, NewCluster, RunningCluster, R
 use anyhow::Context as _;
 use chrono::Utc;
 
-use super::aws::{ADMIN_USER, load_or_create_ca, write_private};
+use super::aws::{ADMIN_USER, load_or_create_ca};
+use super::private::write_private;
 use super::{Context, Started};
 
 /// The cluster service role the default cluster names.

@@ -19,6 +19,10 @@ pub fn cluster_hooks(ctx: &Context) -> anyhow::Result<(Vec<ClusterHook>, String)
         Some(why) => format!("no local processes: {why}"),
     };
     let runtime = Arc::new(kubelet::Runtime::new(ctx.args.data_dir.join("pods"), policy));
+    let orphans = runtime.kill_orphans();
+    if orphans > 0 {
+        tracing::info!(orphans, "killed the container processes a previous run left behind");
+    }
     // The pool's settings are checked once, before any cluster starts.
     workloads::NodePool::new(ctx.args.nodes, ctx.args.node_capacity.clone(), &ctx.args.region)?;
     let (nodes, capacity, region) = (ctx.args.nodes, ctx.args.node_capacity.clone(), ctx.args.region.clone());

@@ -10,16 +10,18 @@ mod aws;
 mod config;
 mod eks;
 mod kube;
+mod private;
 mod shared;
 
 use std::net::SocketAddr;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+
+use crate::output::{self, Stream, errln};
 
 /// Start Rampart: the AWS endpoint (IAM, STS, EKS) and the Kubernetes API of the default
 /// cluster, on the embedded store in the data directory, or on etcd (`--etcd-servers`), which
@@ -114,20 +116,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            errln!("error: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(serve(args)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Stopped::Signalled) => ExitCode::SUCCESS,
+        Ok(Stopped::OutputClosed) => ExitCode::from(output::CLOSED_OUTPUT_STATUS),
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            errln!("error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs) -> anyhow::Result<Stopped> {
     // Everything that can be refused is checked before the data directory (or etcd) is touched.
     let config = config::Config::load(args.config.as_deref())?;
     let etcd = shared::EtcdSettings::new(&args, &config)?;
@@ -142,13 +145,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    if !args.data_dir.exists() {
-        // The directory holds every identity's credentials: only its owner may read it.
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&args.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    // The directory holds every identity's credentials: only its owner may read it.
+    if let Some(warning) = private::own_data_dir(&args.data_dir)? {
+        errln!("warning: {warning}");
     }
     let sealer = aws_api::KeyFileSealer::open_or_create(&sealing_key)?;
     let store: Arc<dyn store::Store> = match shared_store {
@@ -172,17 +171,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let env_path = std::path::absolute(ctx.args.data_dir.join("env")).context("cannot resolve the data directory")?;
     write_env(&env_path, &aws.env, &kube.env)?;
-    println!("Rampart is ready.");
+    let mut banner = String::from("Rampart is ready.\n");
     for line in aws.summary.iter().chain(&kube.summary) {
-        println!("  {line}");
+        banner.push_str(&format!("  {line}\n"));
     }
-    println!("  Use it from a shell:  . {}", env_path.display());
-
-    shutdown_signal().await;
-    println!("Rampart is shutting down.");
+    banner.push_str(&format!("  Use it from a shell:  . {}\n", env_path.display()));
+    // Whoever started us and stopped reading (`rampart serve | head -3`) is gone: stop quietly,
+    // as on a signal.
+    let stdout_closed = output::try_write(Stream::Stdout, format_args!("{banner}")).is_err();
+    if !stdout_closed {
+        shutdown_signal().await;
+        // Said if anyone still reads; a closed stdout changes nothing now.
+        let _ = output::try_write(Stream::Stdout, format_args!("Rampart is shutting down.\n"));
+    }
     // Every cluster's API server and what its hooks started (pods' processes) stop with us.
     eks.stop().await;
-    Ok(())
+    Ok(if stdout_closed { Stopped::OutputClosed } else { Stopped::Signalled })
+}
+
+/// Why `serve` returned.
+enum Stopped {
+    /// SIGINT or SIGTERM.
+    Signalled,
+    /// Nobody reads the ready message.
+    OutputClosed,
 }
 
 /// What a started front door tells the user and puts in the env file.

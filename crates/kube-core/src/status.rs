@@ -7,7 +7,6 @@ use go_format::quote;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-
 /// A group and a resource (`deployments.apps`), as kube-apiserver names a resource in messages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupResource {

@@ -9,7 +9,10 @@
 //!
 //! What is written by hand is the mapping from a decoded message to Kubernetes' JSON, because
 //! Kubernetes' JSON is Go's `encoding/json` over its Go types, not the proto3 JSON mapping:
-//! - field names are the Go JSON names (usually, not always, the protobuf names);
+//! - field names are the Go JSON names (usually, not always, the protobuf names), and the fields
+//!   of a Go struct embedded with `json:",inline"` (`Volume.VolumeSource`, `Probe.ProbeHandler`,
+//!   …; one message field on the wire) are written as the enclosing object's own (the table's
+//!   `inline`);
 //! - Go writes every non-pointer scalar on the wire, so a zero there means "unset" and is left
 //!   out, unless the Go field is a pointer or has no `omitempty` (the table's `zero`), and an
 //!   absent slice, map or pointer without `omitempty` is `null` (the table's `null`);
@@ -142,6 +145,8 @@ struct FieldPlan {
     omit_zero: bool,
     /// Absent, written as `null` (Go: slice, map or pointer without `omitempty`).
     null_when_absent: bool,
+    /// A message whose fields are written as the enclosing object's (Go: `json:",inline"`).
+    inline: bool,
 }
 
 /// Kubernetes' types whose JSON is not an object of their fields.
@@ -192,6 +197,7 @@ fn plan(descriptor: &MessageDescriptor) -> Plan {
                 json_name: go.json_name.clone().unwrap_or_else(|| field.name().to_string()),
                 omit_zero: scalar && !go.keeps_zero,
                 null_when_absent: go.null_when_absent,
+                inline: go.inline,
                 field,
             }
         })
@@ -206,6 +212,13 @@ fn plan_of(message: &DynamicMessage) -> &'static Plan {
 /// Write the fields that Go's JSON encoder would write for this message into `out`.
 fn write_fields(message: &DynamicMessage, out: &mut Map<String, Json>) -> Result<(), Error> {
     for plan in &plan_of(message).fields {
+        if plan.inline {
+            // Absent, the embedded struct is its zero value, written field by field all the same.
+            if let Value::Message(embedded) = &*message.get_field(&plan.field) {
+                write_fields(embedded, out)?;
+            }
+            continue;
+        }
         if !message.has_field(&plan.field) {
             if plan.null_when_absent {
                 out.insert(plan.json_name.clone(), Json::Null);
@@ -413,5 +426,7 @@ pub fn encode_envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
     body
 }
 
+#[cfg(test)]
+mod equivalence;
 #[cfg(test)]
 mod tests;

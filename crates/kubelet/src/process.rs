@@ -1,10 +1,14 @@
 //! Local processes as the runtime starts them: the environment a container's processes get,
 //! the process group that is killed whole (no stray process outlives its container or exec
-//! session), exit codes as containerd reports them, and runc's wording for a command that
-//! cannot start.
+//! session), the pid file that lets the next server find a group a killed server left running,
+//! exit codes as containerd reports them, and runc's wording for a command that cannot start.
+//!
+//! A pid file (`<sandbox>/pids/<container>`) holds the group's id and its leader's start time
+//! (`/proc/<pid>/stat`, field 22), so that a recycled process id is never taken for the
+//! container: a group is killed only while its leader is the very process that was started.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
 use rand::RngCore;
@@ -75,6 +79,68 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// The on-disk record of a running container's process group, removed when the group ends.
+pub(crate) struct PidFile {
+    path: PathBuf,
+}
+
+impl PidFile {
+    /// Records the group led by `pid` in `<sandbox>/pids/<container>`.
+    pub(crate) fn write(sandbox: &Path, container: &str, pid: u32) -> io::Result<Self> {
+        let dir = sandbox.join("pids");
+        std::fs::create_dir_all(&dir)?;
+        let started = start_time(pid).ok_or_else(|| io::Error::other(format!("process {pid} is gone")))?;
+        let path = dir.join(container);
+        std::fs::write(&path, format!("{pid} {started}\n"))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A process's start time since boot, in clock ticks, and only if it leads its own process
+/// group (as every container process does).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid pgrp …`: comm may hold spaces and parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let group: u32 = fields.get(2)?.parse().ok()?;
+    (group == pid).then(|| fields.get(19)?.parse().ok())?
+}
+
+/// Kills (SIGKILL) the process groups of the pid files under `root`
+/// (`<cluster>/<namespace>/<pod-uid>/pids/<container>`) whose leader still runs, and removes
+/// the files. Returns how many groups were killed.
+pub(crate) fn kill_orphans(root: &Path) -> usize {
+    let children = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+    };
+    let mut killed = 0;
+    for cluster in children(root) {
+        for namespace in children(&cluster) {
+            for sandbox in children(&namespace) {
+                for pid_file in children(&sandbox.join("pids")) {
+                    let record = std::fs::read_to_string(&pid_file).unwrap_or_default();
+                    let mut words = record.split_whitespace().map(str::parse::<u64>);
+                    if let (Some(Ok(pid)), Some(Ok(started))) = (words.next(), words.next())
+                        && let Ok(pid) = u32::try_from(pid)
+                        && start_time(pid) == Some(started)
+                    {
+                        ProcessGroup::led_by(Some(pid)).kill();
+                        killed += 1;
+                    }
+                    let _ = std::fs::remove_file(&pid_file);
+                }
+            }
+        }
+    }
+    killed
+}
+
 /// The exit code containerd reports: the process's own, or 128 + the signal that killed it.
 pub(crate) fn exit_code(status: ExitStatus) -> (i32, Option<i32>) {
     use std::os::unix::process::ExitStatusExt;
@@ -108,6 +174,8 @@ pub(crate) fn new_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::process::CommandExt as _;
+
     use super::*;
 
     #[test]
@@ -134,6 +202,29 @@ mod tests {
         assert_eq!(start_failure("/nope", &not_found), r#"exec: "/nope": stat /nope: no such file or directory"#);
         let denied = io::Error::from(io::ErrorKind::PermissionDenied);
         assert_eq!(start_failure("/etc/passwd", &denied), r#"exec: "/etc/passwd": permission denied"#);
+    }
+
+    /// A group recorded by a server that was killed is killed by the next one; a record whose
+    /// process id now belongs to another process (another start time) is only removed.
+    #[test]
+    fn orphaned_groups_are_killed_and_recycled_ids_spared() {
+        let root = tempfile::tempdir().unwrap();
+        let sandbox = root.path().join("rampart/default/uid-1");
+        let mut orphan = std::process::Command::new("sleep").arg("60").process_group(0).spawn().unwrap();
+        let file = PidFile::write(&sandbox, "app", orphan.id()).unwrap();
+        std::mem::forget(file); // as a killed server leaves it
+        let mut bystander = std::process::Command::new("sleep").arg("60").process_group(0).spawn().unwrap();
+        let recycled = sandbox.join("pids/other");
+        std::fs::write(&recycled, format!("{} 1\n", bystander.id())).unwrap();
+
+        assert_eq!(kill_orphans(root.path()), 1);
+        let status = orphan.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+        assert_eq!(bystander.try_wait().unwrap(), None, "a process that was not the container's runs on");
+        assert!(!sandbox.join("pids/app").exists() && !recycled.exists());
+        bystander.kill().unwrap();
+        bystander.wait().unwrap();
+        assert_eq!(kill_orphans(root.path()), 0);
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! neither "runs" with no process until stopped, its log holding one start line. Each instance
 //! is watched by one task; stopping sends SIGTERM to the main process, as containerd does, then
 //! SIGKILL to the whole group after the grace period. When the main process ends, the rest of
-//! its group is killed, as a container's processes die with its init process.
+//! its group is killed, as a container's processes die with its init process. While it runs,
+//! `<sandbox>/pids/<container>` records its group, and [`Runtime::kill_orphans`] kills the groups
+//! a server killed with SIGKILL left behind.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,7 @@ use crate::exec::{self, ExecOptions, ExecProcess};
 use crate::logs::{LogFile, LogOptions, LogStream, pump_output};
 use crate::pod::{ContainerSpec, PodRef, check_segment};
 use crate::policy::ExecPolicy;
-use crate::process::{ProcessGroup, container_env, exit_code, new_id, start_failure};
+use crate::process::{PidFile, ProcessGroup, container_env, exit_code, kill_orphans, new_id, start_failure};
 
 /// How long a container's output may still be drained after its process group was killed
 /// (a process that escaped the group could hold the pipes open forever).
@@ -50,6 +52,13 @@ impl Runtime {
     /// allows. Nothing is created on disk until the first sandbox.
     pub fn new(root: impl Into<PathBuf>, policy: ExecPolicy) -> Self {
         Self { root: root.into(), policy, sandboxes: Mutex::new(HashMap::new()) }
+    }
+
+    /// Kills the container processes a previous server left running under this root (it was
+    /// killed before it could stop them), so that a container restarted now is its only process.
+    /// Returns how many process groups were killed. Call once, before any pod starts.
+    pub fn kill_orphans(&self) -> usize {
+        kill_orphans(&self.root)
     }
 
     /// The exec policy, to refuse an exec before upgrading its connection.
@@ -297,7 +306,18 @@ impl Sandbox {
                     .kill_on_drop(true);
                 match command.spawn() {
                     Ok(child) => {
-                        tokio::spawn(supervise_process(child, log, state_tx, stop_rx, started_at));
+                        // Without its pid file, a server killed now would leave the process to a
+                        // restarted one that cannot find it; the container still runs.
+                        let pid_file = child.id().map(|pid| PidFile::write(&self.dir, &spec.name, pid));
+                        let pid_file = match pid_file {
+                            Some(Ok(file)) => Some(file),
+                            Some(Err(err)) => {
+                                tracing::warn!(%err, container = %spec.name, "cannot write the container's pid file");
+                                None
+                            }
+                            None => None,
+                        };
+                        tokio::spawn(supervise_process(child, pid_file, log, state_tx, stop_rx, started_at));
                     }
                     Err(err) => {
                         let message = format!(
@@ -460,6 +480,7 @@ async fn supervise_simulated(
 /// for a stop, kills what is left of its group, then publishes how it terminated.
 async fn supervise_process(
     mut child: Child,
+    pid_file: Option<PidFile>,
     log: Arc<LogFile>,
     state: watch::Sender<ContainerState>,
     mut stop: mpsc::UnboundedReceiver<Duration>,
@@ -494,6 +515,7 @@ async fn supervise_process(
         }
     };
     group.kill();
+    drop(pid_file);
     if tokio::time::timeout(DRAIN_AFTER_EXIT, &mut pumps).await.is_err() {
         pumps.abort();
     }

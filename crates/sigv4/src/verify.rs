@@ -330,7 +330,11 @@ impl<'a> PresignedQuery<'a> {
     }
 }
 
-/// Parses `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` and finds `X-Amz-Date`.
+/// AWS's words for a header-signed request whose `SignedHeaders` leave out `host`.
+const HOST_NOT_SIGNED: &str = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
+
+/// Parses `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` and finds `X-Amz-Date`;
+/// `host` must be among the signed headers.
 fn parse_authorization<'a>(authorization: &'a str, request: &SignedRequest<'a>) -> Result<Parts<'a>, SigV4Error> {
     let (algorithm, rest) = authorization.trim().split_once(' ').unwrap_or((authorization.trim(), ""));
     if algorithm != ALGORITHM {
@@ -361,6 +365,10 @@ fn parse_authorization<'a>(authorization: &'a str, request: &SignedRequest<'a>) 
         missing.push_str("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     }
     match (credential, signed_headers, signature, amz_date) {
+        // AWS refuses a signature that leaves the host out: it could be replayed at another host.
+        (Some(_), Some(signed_headers), Some(_), Some(_)) if !signed_headers.split(';').any(|name| name == "host") => {
+            Err(SigV4Error::IncompleteSignature(HOST_NOT_SIGNED.into()))
+        }
         (Some(credential), Some(signed_headers), Some(signature), Some(amz_date)) => Ok(Parts {
             credential: Cow::Borrowed(credential),
             signed_headers: Cow::Borrowed(signed_headers),
@@ -489,6 +497,11 @@ mod tests {
         let mut headers: Vec<(String, String)> =
             vec![("host".into(), "127.0.0.1:9443".into()), ("x-amz-date".into(), "20261128T090734Z".into())];
         headers.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+        sign(body, headers)
+    }
+
+    /// Signs a POST with exactly these headers and adds its `Authorization`.
+    fn sign(body: &[u8], mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
         let names: Vec<String> = {
             let mut names: Vec<String> = headers.iter().map(|(n, _)| n.clone()).collect();
             names.sort();
@@ -560,6 +573,18 @@ mod tests {
             run(&lying, b"Action=DeleteUser", Some(credentials(None, None))),
             Err(SigV4Error::PayloadHashMismatch)
         );
+    }
+
+    /// A signature that leaves out `host` could be replayed at another host: AWS refuses it
+    /// however right the signature is.
+    #[test]
+    fn the_host_must_be_signed() {
+        let body = b"Action=ListUsers";
+        let mut unsigned_host = sign(body, vec![("x-amz-date".into(), "20261128T090734Z".into())]);
+        unsigned_host.push(("host".into(), "127.0.0.1:9443".into()));
+        let refused = run(&unsigned_host, body, Some(credentials(None, None))).unwrap_err();
+        assert_eq!(refused.to_string(), "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+        assert_eq!((refused.code(), refused.http_status()), ("IncompleteSignature", 400));
     }
 
     #[test]

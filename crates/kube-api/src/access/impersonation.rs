@@ -200,7 +200,6 @@ fn unescape(key: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| key.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@
 //! `GET /openapi/v2` may answer 404 (a NotFound Status): kubectl 1.27+ asks for it only when v3 is
 //! missing, and then falls back to the types compiled into it.
 
-mod builtin;
+pub(crate) mod builtin;
 mod crd;
 mod paths;
 

@@ -36,9 +36,12 @@ pub(crate) struct GoField {
     pub(crate) keeps_zero: bool,
     /// Absent, the field is written as `null` (`null`: slice, map or pointer without `omitempty`).
     pub(crate) null_when_absent: bool,
+    /// An embedded struct whose fields are written as the enclosing object's own (`inline`: Go's
+    /// `json:",inline"`, e.g. `Volume.VolumeSource`).
+    pub(crate) inline: bool,
 }
 
-const NO_FLAGS: &GoField = &GoField { json_name: None, keeps_zero: false, null_when_absent: false };
+const NO_FLAGS: &GoField = &GoField { json_name: None, keeps_zero: false, null_when_absent: false, inline: false };
 
 impl Messages {
     /// Reads a table; the error names the line and what is wrong with it.
@@ -147,7 +150,7 @@ fn statements(text: &str) -> Result<Vec<Package<'_>>, String> {
 
 fn field<'a>(line: usize, words: &[&'a str]) -> Result<Field<'a>, String> {
     let [name, number, ty, flags @ ..] = words else {
-        return Err("a field is `<name> <number> <type> [zero] [null] [json=<name>]`".into());
+        return Err("a field is `<name> <number> <type> [zero] [null] [inline] [json=<name>]`".into());
     };
     let number = number.parse().map_err(|_| format!("field number {number:?} is not a number"))?;
     let mut go = GoField::default();
@@ -155,11 +158,15 @@ fn field<'a>(line: usize, words: &[&'a str]) -> Result<Field<'a>, String> {
         match *flag {
             "zero" => go.keeps_zero = true,
             "null" => go.null_when_absent = true,
+            "inline" => go.inline = true,
             _ => match flag.strip_prefix("json=") {
                 Some(json) if !json.is_empty() => go.json_name = Some(json.to_string()),
-                _ => return Err(format!("unknown flag {flag:?} (zero, null, json=<name>)")),
+                _ => return Err(format!("unknown flag {flag:?} (zero, null, inline, json=<name>)")),
             },
         }
+    }
+    if go.inline && (ty.starts_with("[]") || ty.starts_with("map[") || scalar(ty).is_some()) {
+        return Err(format!("only a message field can be inline, not {ty:?}"));
     }
     Ok(Field { line, name, number, ty, go })
 }
@@ -327,7 +334,7 @@ message Part
         assert_eq!(field("ratio").kind(), Kind::Double);
         assert_eq!(
             messages.go_field("example.meta.v1.Meta.message"),
-            &GoField { json_name: Some("msg".into()), keeps_zero: true, null_when_absent: false }
+            &GoField { json_name: Some("msg".into()), keeps_zero: true, null_when_absent: false, inline: false }
         );
         assert!(messages.go_field("example.v1.Widget.sizes").null_when_absent);
         assert_eq!(messages.go_field("example.v1.Widget.labels"), NO_FLAGS);
@@ -344,15 +351,14 @@ message Part
         assert_eq!(refused(&no_alias), "line 11: no package has the alias \"core\" (in \"core.Meta\")");
         let no_such_local = SMALL.replace("]Part", "]Parts");
         assert_eq!(refused(&no_such_local), "line 14: type \"Parts\" is neither a scalar nor a message of the table");
-        assert_eq!(refused(&SMALL.replace("null", "nul")), "line 12: unknown flag \"nul\" (zero, null, json=<name>)");
-        assert_eq!(
-            refused(&SMALL.replace(" 5 double", " five double")),
-            "line 15: field number \"five\" is not a number"
-        );
-        assert_eq!(
-            refused(&SMALL.replace("map[string]string", "map[Part]string")),
-            "line 13: map key \"Part\" is not a scalar"
-        );
+        for (from, to, error) in [
+            ("null", "nul", "line 12: unknown flag \"nul\" (zero, null, inline, json=<name>)"),
+            ("[]int64 null", "[]int64 inline", "line 12: only a message field can be inline, not \"[]int64\""),
+            (" 5 double", " five double", "line 15: field number \"five\" is not a number"),
+            ("map[string]string", "map[Part]string", "line 13: map key \"Part\" is not a scalar"),
+        ] {
+            assert_eq!(refused(&SMALL.replace(from, to)), error);
+        }
         assert_eq!(refused(&SMALL.replace("as example", "as meta")), "line 8: alias \"meta\" is taken");
         assert!(refused("message Orphan\n").starts_with("line 1: a message outside a package"));
         assert!(refused("package a as a\n  name 1 string\n").starts_with("line 2: a field outside a message"));

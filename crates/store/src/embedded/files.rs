@@ -5,9 +5,14 @@
 //!   records (`wal.rs`): written to `snapshot.tmp`, fsynced, renamed;
 //! - `wal-<revision>`: the write-ahead log segment of every record after the snapshot at that
 //!   revision (20 digits, so names sort by revision). Only the newest segment is appended to.
+//!
+//! The directory and its files are their owner's only (0700, 0600) from the moment they are
+//! created, since the data holds Secrets and IAM state; ones found open to others are tightened
+//! at open.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use super::wal::{Encoder, Record, Records, Stop};
@@ -23,6 +28,20 @@ const SEGMENT_PREFIX: &str = "wal-";
 
 /// A snapshot record holds batches up to about this many bytes.
 const SNAPSHOT_CHUNK: usize = 1 << 20;
+
+/// A new file only its owner may read and write (0600 from its first byte), truncated.
+fn create_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+}
+
+/// Take away what others may do with `path` (a directory keeps its owner's bits).
+fn tighten(path: &Path) -> io::Result<()> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
 
 pub(crate) fn io_error(what: &str, path: &Path, err: io::Error) -> StoreError {
     StoreError::Backend(format!("cannot {what} {}: {err}", path.display()))
@@ -63,7 +82,7 @@ pub(crate) fn write_format(dir: &Path, version: u64) -> Result<()> {
     let path = dir.join(FORMAT_FILE);
     let tmp = dir.join(format!("{FORMAT_FILE}.tmp"));
     let write = || -> io::Result<()> {
-        let mut file = File::create(&tmp)?;
+        let mut file = create_private(&tmp)?;
         writeln!(file, "{FORMAT_WORD} {version}")?;
         file.sync_all()?;
         fs::rename(&tmp, &path)?;
@@ -74,12 +93,19 @@ pub(crate) fn write_format(dir: &Path, version: u64) -> Result<()> {
 
 /// Create `dir` if needed and lock it; `None` if another process holds the lock.
 pub(crate) fn lock(dir: &Path) -> Result<Option<File>> {
-    fs::create_dir_all(dir).map_err(|err| io_error("create", dir, err))?;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|err| io_error("create", dir, err))?;
+    // A store directory (and its files) found open to others is made its owner's only.
+    let entries = fs::read_dir(dir).map_err(|err| io_error("read", dir, err))?;
+    for path in std::iter::once(Ok(dir.to_path_buf())).chain(entries.map(|e| e.map(|e| e.path()))) {
+        let path = path.map_err(|err| io_error("read", dir, err))?;
+        tighten(&path).map_err(|err| io_error("restrict", &path, err))?;
+    }
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|err| io_error("open", &path, err))?;
     match file.try_lock() {
@@ -112,7 +138,7 @@ pub(crate) fn write_snapshot<'a>(
     let path = dir.join(SNAPSHOT_FILE);
     let tmp = dir.join(SNAPSHOT_TMP);
     let write = || -> io::Result<u64> {
-        let mut file = File::create(&tmp)?;
+        let mut file = create_private(&tmp)?;
         let mut encoder = Encoder::default();
         let mut size = 0u64;
         encoder.snapshot(revision, compacted);
@@ -196,7 +222,12 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<(Revision, PathBuf)>> {
 /// a new one is made durable in the directory before anything is written to it.
 pub(crate) fn open_segment(dir: &Path, start: Revision) -> Result<(File, PathBuf)> {
     let path = dir.join(format!("{SEGMENT_PREFIX}{start:020}"));
-    let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|err| io_error("open", &path, err))?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|err| io_error("open", &path, err))?;
     sync_dir(dir).map_err(|err| io_error("sync", dir, err))?;
     Ok((file, path))
 }

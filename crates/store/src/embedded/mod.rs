@@ -503,6 +503,31 @@ mod tests {
         EmbeddedOptions { compaction: None, snapshot_min_log, ..EmbeddedOptions::default() }
     }
 
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// The data holds Secrets: no one else may read it, from its first byte (the files are
+    /// created with their mode, not changed after), and a file found open to others is closed.
+    #[tokio::test]
+    async fn the_directory_and_its_files_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("store");
+        EmbeddedStore::open(&dir).unwrap().put("/a", Bytes::from_static(b"secret")).await.unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let (_, segment) = files::segments(&dir).unwrap().pop().unwrap();
+        for file in [dir.join(files::FORMAT_FILE), dir.join("LOCK"), segment.clone()] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        std::fs::set_permissions(&segment, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let store = EmbeddedStore::open(&dir).unwrap();
+        assert_eq!((mode(&dir), mode(&segment)), (0o700, 0o600));
+        assert_eq!(store.get("/a").await.unwrap().map(|kv| kv.value), Some(Bytes::from_static(b"secret")));
+    }
+
     #[tokio::test]
     async fn a_torn_tail_is_discarded_and_writing_goes_on_after_it() {
         let dir = tempfile::tempdir().unwrap();
