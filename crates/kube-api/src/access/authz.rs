@@ -127,65 +127,27 @@ pub fn authorize<'a>(chain: &'a [Arc<dyn Authorizer>], attributes: &Attributes) 
 
 /// The 403 kube-apiserver answers when a request is not allowed.
 pub fn forbidden(info: &RequestInfo, user: &str, reason: &str) -> Status {
-    let suffix = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-    if !info.is_resource_request {
-        let why = format!("User \"{user}\" cannot {} path \"{}\"{suffix}", info.verb, info.path);
-        return Status::forbidden(&GroupResource::default(), "", &why);
-    }
-    forbidden_resource(
-        user,
-        &info.verb,
-        &info.api_group,
-        &info.resource,
-        &info.subresource,
-        &info.namespace,
-        &info.name,
-        &suffix,
-    )
+    let user = rbac::UserInfo { name: user.to_string(), ..Default::default() };
+    forbidden_for(&attributes(info, user), reason)
 }
 
-/// The 403 for attributes that are not the request's own (impersonation, escalation checks).
+/// The 403 for any attributes (the request's own, impersonation's, escalation checks').
 pub fn forbidden_for(attributes: &Attributes, reason: &str) -> Status {
     let suffix = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-    let user = &attributes.user.name;
-    match &attributes.resource {
-        None => Status::forbidden(
-            &GroupResource::default(),
-            "",
-            &format!("User \"{user}\" cannot {} path \"{}\"{suffix}", attributes.verb, attributes.path),
-        ),
-        Some(r) => forbidden_resource(
-            user,
-            &attributes.verb,
-            &r.api_group,
-            &r.resource,
-            &r.subresource,
-            &r.namespace,
-            &r.name,
-            &suffix,
-        ),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn forbidden_resource(
-    user: &str,
-    verb: &str,
-    group: &str,
-    resource: &str,
-    subresource: &str,
-    namespace: &str,
-    name: &str,
-    suffix: &str,
-) -> Status {
-    let full = if subresource.is_empty() { resource.to_string() } else { format!("{resource}/{subresource}") };
-    let scope = if namespace.is_empty() {
+    let (user, verb) = (&attributes.user.name, &attributes.verb);
+    let Some(r) = &attributes.resource else {
+        let why = format!("User \"{user}\" cannot {verb} path \"{}\"{suffix}", attributes.path);
+        return Status::forbidden(&GroupResource::default(), "", &why);
+    };
+    let full = if r.subresource.is_empty() { r.resource.clone() } else { format!("{}/{}", r.resource, r.subresource) };
+    let scope = if r.namespace.is_empty() {
         "at the cluster scope".to_string()
     } else {
-        format!("in the namespace \"{namespace}\"")
+        format!("in the namespace \"{}\"", r.namespace)
     };
-    let why = format!("User \"{user}\" cannot {verb} resource \"{full}\" in API group \"{group}\" {scope}{suffix}");
-    Status::forbidden(&GroupResource::new(group, resource), name, &why)
+    let why =
+        format!("User \"{user}\" cannot {verb} resource \"{full}\" in API group \"{}\" {scope}{suffix}", r.api_group);
+    Status::forbidden(&GroupResource::new(&r.api_group, &r.resource), &r.name, &why)
 }
 
 #[cfg(test)]
