@@ -322,14 +322,7 @@ fn health_checks(endpoint: &str) -> &'static [&'static str] {
             "poststarthook/rbac/bootstrap-roles",
             "shutdown",
         ],
-        "livez" => &[
-            "ping",
-            "log",
-            "etcd",
-            "poststarthook/start-apiextensions-controllers",
-            "poststarthook/crd-informer-synced",
-            "poststarthook/rbac/bootstrap-roles",
-        ],
+        // livez and healthz
         _ => &[
             "ping",
             "log",

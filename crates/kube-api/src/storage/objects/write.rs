@@ -21,6 +21,14 @@ use crate::storage::convert;
 use crate::storage::fields;
 use crate::storage::object_store::{encode, set_resource_version};
 
+/// How a new object came: a create (a set resourceVersion is refused), or a PUT or apply of a
+/// missing object (its resourceVersion is dropped).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum New {
+    Created,
+    ByUpdate,
+}
+
 impl Objects {
     fn schema_check(&self, def: &ResourceDef, object: &mut Value, ctx: &mut Ctx) -> Result<Vec<FieldError>, Status> {
         let check = match def.custom.as_ref() {
@@ -144,6 +152,26 @@ impl Objects {
 
     /// Create an object (the body as decoded, in the served version).
     pub async fn create(&self, target: &Target<'_>, body: Value, ctx: &mut Ctx) -> Result<Value, Status> {
+        let def = target.def;
+        let (object, now) = self.admit_new(target, body, ctx, New::Created).await?;
+        let schema = patch_schema(def);
+        let mut object =
+            FieldManager::new(&schema, &def.api_version(), &def.kind).update(None, object, &ctx.manager(), now);
+        order_metadata(&mut object);
+        self.store_create(def, object, ctx).await
+    }
+
+    /// Everything a new object goes through before its managed fields and the store (a create,
+    /// or the create a PUT or an apply makes): type and namespace checks, the stored version,
+    /// metadata bookkeeping (generateName, uid, creationTimestamp, generation), defaults,
+    /// prepare, schema, validation and admission. Returns it and the creation time.
+    async fn admit_new(
+        &self,
+        target: &Target<'_>,
+        body: Value,
+        ctx: &mut Ctx,
+        new: New,
+    ) -> Result<(Value, chrono::DateTime<Utc>), Status> {
         let (def, namespace) = (target.def, target.namespace);
         let mut object = body;
         check_type(def, &mut object)?;
@@ -152,7 +180,8 @@ impl Objects {
         let now = Utc::now();
         {
             let metadata = meta::metadata_mut(&mut object);
-            if metadata.get("resourceVersion").and_then(Value::as_str).is_some_and(|rv| !rv.is_empty()) {
+            let resource_version = metadata.get("resourceVersion").and_then(Value::as_str).unwrap_or_default();
+            if new == New::Created && !resource_version.is_empty() {
                 return Err(Status::bad_request("resourceVersion should not be set on objects to be created"));
             }
             let name = metadata.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -176,11 +205,7 @@ impl Objects {
         let schema_errors = self.schema_check(def, &mut object, ctx)?;
         self.validate_all(def, &object, None, schema_errors)?;
         self.admit(def, Operation::Create, "", &mut object, None, ctx).await?;
-        let schema = patch_schema(def);
-        let mut object =
-            FieldManager::new(&schema, &def.api_version(), &def.kind).update(None, object, &ctx.manager(), now);
-        order_metadata(&mut object);
-        self.store_create(def, object, ctx).await
+        Ok((object, now))
     }
 
     async fn store_create(&self, def: &ResourceDef, mut object: Value, ctx: &Ctx) -> Result<Value, Status> {
@@ -452,27 +477,7 @@ impl Objects {
         let created = match managed {
             None => self.create(&Target::collection(def, namespace), object, &mut ctx_create).await,
             Some(managed) => {
-                let mut object = object;
-                check_type(def, &mut object)?;
-                let mut object = convert::to_stored(object, &def.group);
-                check_namespace(def, &mut object, namespace)?;
-                let now = Utc::now();
-                {
-                    let metadata = meta::metadata_mut(&mut object);
-                    metadata.insert("uid".into(), names::uid().into());
-                    metadata.insert("creationTimestamp".into(), meta::format_time(now).into());
-                    for field in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "resourceVersion"] {
-                        metadata.remove(field);
-                    }
-                    if def.strategy.generation {
-                        metadata.insert("generation".into(), 1.into());
-                    }
-                }
-                (def.strategy.defaults)(&mut object);
-                (def.strategy.prepare_create)(&mut object);
-                let schema_errors = self.schema_check(def, &mut object, &mut ctx_create)?;
-                self.validate_all(def, &object, None, schema_errors)?;
-                self.admit(def, Operation::Create, "", &mut object, None, &mut ctx_create).await?;
+                let (mut object, _) = self.admit_new(target, object, &mut ctx_create, New::ByUpdate).await?;
                 meta::metadata_mut(&mut object).insert("managedFields".into(), managed);
                 order_metadata(&mut object);
                 self.store_create(def, object, &ctx_create).await
