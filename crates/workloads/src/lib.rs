@@ -14,7 +14,7 @@
 //!   port-forward), under the runtime's exec policy.
 //!
 //! It never reads the store directly and never serves HTTP itself: everything goes through
-//! the cluster's operations (`get`, `list`, `create`, `update`, `patch`, `delete`), its watch
+//! the cluster's object service (`Objects`: `get`, `list`, `create`, `update`, `patch`, `delete`), its watch
 //! hub, and the hooks it offers (admission, connect).
 
 mod api;
