@@ -215,17 +215,14 @@ async fn interactive_shell(rampart: &Rampart, kubectl_args: &[&str], pod: &str) 
         }
     });
     let text = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-    let shows = |needle: &'static str| {
-        let text = text;
-        async move {
-            for _ in 0..200 {
-                if text().contains(needle) {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+    let shows = |needle: &'static str| async move {
+        for _ in 0..200 {
+            if text().contains(needle) {
+                return true;
             }
-            false
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        false
     };
     keyboard.write_all(b"echo hello-from-$HOSTNAME; tty; stty size\r").await.unwrap();
     assert!(shows("30 100").await, "{}", text());

@@ -133,8 +133,20 @@ pub fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
 mod tests {
     use super::*;
 
-    /// (method, URL, verb, group, resource, subresource, name, namespace), from the reference table.
-    const CASES: &[(&str, &str, &str, &str, &str, &str, &str, &str)] = &[
+    /// (method, URL, verb, group, resource, subresource, name, namespace).
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
+    /// The reference table's cases.
+    const CASES: &[Case] = &[
         ("GET", "/api/v1/namespaces/default/pods", "list", "", "pods", "", "", "default"),
         ("GET", "/api/v1/namespaces/default/pods?watch=true", "watch", "", "pods", "", "", "default"),
         ("GET", "/api/v1/namespaces/default/pods?watch=1", "watch", "", "pods", "", "", "default"),
