@@ -33,7 +33,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use etcd_client as etcd;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 use crate::feed::{self, Batch, Change, FeedItem, Stored};
 use crate::mem::DEFAULT_WATCH_CAPACITY;
@@ -314,7 +314,7 @@ impl EtcdStore {
         key: &str,
         range: &KeyRange,
         start: Revision,
-    ) -> (Vec<Arc<Batch>>, broadcast::Receiver<FeedItem>) {
+    ) -> (Vec<Arc<Batch>>, broadcast::Receiver<FeedItem>, Option<oneshot::Receiver<()>>) {
         let mut feeds = self.feeds();
         let id = (key.to_string(), range.clone());
         let feed = feeds
@@ -333,6 +333,7 @@ impl EtcdStore {
             })
             .clone();
         let mut state = feed.state();
+        let mut established = None;
         if start < state.from {
             // Replay from `start` on a new etcd watch; the old one is canceled (its task, if
             // mid-publish, sees it is stale). Watchers already on the feed skip what they saw.
@@ -342,18 +343,21 @@ impl EtcdStore {
             state.generation += 1;
             state.from = start;
             state.backlog.clear();
+            let (ready, ready_rx) = oneshot::channel();
+            established = Some(ready_rx);
             let task = FeedTask {
                 client: self.client.clone(),
                 feeds: self.feeds.clone(),
                 feed: feed.clone(),
                 generation: state.generation,
                 capacity: self.options.watch_capacity,
+                ready: Some(ready),
             };
             state.task = Some(tokio::spawn(task.run(start)).abort_handle());
         }
         let first = state.backlog.partition_point(|batch| batch.revision < start);
         let backlog = state.backlog.range(first..).cloned().collect();
-        (backlog, feed.sender.subscribe())
+        (backlog, feed.sender.subscribe(), established)
     }
 }
 
@@ -399,10 +403,13 @@ struct FeedTask {
     feed: Arc<Feed>,
     generation: u64,
     capacity: usize,
+    /// Told when etcd has answered the watch's creation: from then on a compaction cannot take
+    /// the start revision away from it.
+    ready: Option<oneshot::Sender<()>>,
 }
 
 impl FeedTask {
-    async fn run(self, start: Revision) {
+    async fn run(mut self, start: Revision) {
         let (key, range) = &self.feed.id;
         let options = watch_options(range).with_start_revision(start).with_prev_key();
         let mut watch = match self.client.watch_client().watch(key.as_str(), Some(options)).await {
@@ -420,6 +427,9 @@ impl FeedTask {
                     continue;
                 }
             };
+            if let Some(ready) = self.ready.take() {
+                let _ = ready.send(());
+            }
             let response = match response {
                 Ok(Some(response)) => response,
                 Ok(None) => return self.fail(StoreError::Backend(format!("etcd closed the watch on {key}"))),
@@ -699,7 +709,12 @@ impl Store for EtcdStore {
                 Err(err) => return Err(err),
             }
         };
-        let (backlog, live) = self.subscribe(&request.key, &request.range, start);
+        let (backlog, live, established) = self.subscribe(&request.key, &request.range, start);
+        // A new etcd watch is registered before the caller goes on (else a compaction right after
+        // this returns could come first and cancel it). A failure reaches the stream.
+        if let Some(established) = established {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), established).await;
+        }
         Ok(feed::watch_stream(backlog, live, WatchRequest { start_revision: start, ..request }))
     }
 
