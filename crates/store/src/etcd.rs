@@ -113,7 +113,7 @@ fn classify(err: &etcd::Error) -> Failure {
                 || message.contains("trying to connect")
             {
                 Failure::NotSent
-            } else if matches!(status.code() as i32, UNAVAILABLE | DEADLINE_EXCEEDED | UNKNOWN)
+            } else if matches!(status.code() as i32, UNAVAILABLE | DEADLINE_EXCEEDED | UNKNOWN | CANCELLED)
                 || message.contains("request timed out")
                 || message.contains("leader changed")
             {
@@ -128,6 +128,7 @@ fn classify(err: &etcd::Error) -> Failure {
 }
 
 /// gRPC status codes (tonic's `Code` discriminants).
+const CANCELLED: i32 = 1;
 const UNKNOWN: i32 = 2;
 const DEADLINE_EXCEEDED: i32 = 4;
 const UNAVAILABLE: i32 = 14;
